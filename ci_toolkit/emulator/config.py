@@ -1,0 +1,55 @@
+"""Settings of one emulator run (what ``ci-toolkit emulator`` flags and ``Emulator(...)`` take)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["EmulatorConfig"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmulatorConfig:
+    """How the emulator serves, what demo data it builds and which faults it injects.
+
+    Parameters
+    ----------
+    port
+        TCP port on 127.0.0.1; 0 picks a free one.
+    profiles
+        Number of unified ``Customer`` profiles in the demo instance.
+    seed
+        Seed for the deterministic demo data.
+    latency_ms
+        Added latency per API request (an ``asyncio.sleep``, never blocking).
+    rate_limit
+        Requests per second allowed per subscription key (token bucket); ``None`` for none.
+    fault_rate
+        Share of API requests (0..1) answered with an injected fault
+        (429 with ``Retry-After``, 503, dropped connection or slow response).
+    token_lifetime
+        Lifetime of issued access tokens, in seconds.
+    time_scale
+        Seconds of wall time per emulated workflow task step (small in tests).
+    auto_approve
+        Approve device codes without a person visiting ``/devicelogin``.
+    auto_approve_role
+        Which demo user auto-approval signs in as: ``admin``, ``contributor`` or ``viewer``.
+    data_dir
+        Folder where mutations persist across runs; ``None`` keeps them in memory.
+    output_dir
+        Folder where export tasks write their files; ``None`` uses a temporary folder.
+    """
+
+    port: int = 0
+    profiles: int = 2_000
+    seed: int = 42
+    latency_ms: float = 0.0
+    rate_limit: float | None = None
+    fault_rate: float = 0.0
+    token_lifetime: int = 3600
+    time_scale: float = 0.5
+    auto_approve: bool = True
+    auto_approve_role: str = "admin"
+    data_dir: Path | None = None
+    output_dir: Path | None = None
