@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from ci_toolkit.http.session import ApiSession
+from ci_toolkit.http.retry import RetryPolicy
+from ci_toolkit.http.session import ApiSession, build_http_client, open_session
 
-__all__ = ["ApiSession"]
+__all__ = ["ApiSession", "RetryPolicy", "build_http_client", "open_session"]

@@ -1,0 +1,93 @@
+"""Defaults of the client side, in one place (scopes, URLs, timeouts, retries, paging).
+
+Nothing here imports anything heavy: every other client module reads its defaults from here.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APP_NAME",
+    "AUTHORITY_HOST",
+    "BACKOFF_INITIAL",
+    "BACKOFF_JITTER",
+    "BACKOFF_MAX",
+    "CONFIG_FILE_NAME",
+    "CONNECT_TIMEOUT",
+    "DEFAULT_BASE_URL",
+    "DELEGATED_SCOPE",
+    "DEVICE_CODE_POLL_STEP",
+    "ENV_VARS",
+    "MAX_CONNECTIONS",
+    "MAX_RETRY_AFTER",
+    "MAX_RETRY_ATTEMPTS",
+    "MAX_RETRY_ELAPSED",
+    "PAGE_SIZE",
+    "POOL_TIMEOUT",
+    "READ_TIMEOUT",
+    "REQUEST_ID_HEADERS",
+    "RETRY_STATUSES",
+    "SAFE_METHODS",
+    "SERVICE_SCOPE",
+    "SUBSCRIPTION_KEY_HEADER",
+    "TOKEN_CACHE_PREFIX",
+    "USER_AGENT",
+    "WRITE_TIMEOUT",
+]
+
+APP_NAME = "ci-toolkit"
+"""Folder name under the platform's config and cache dirs (platformdirs)."""
+
+# --- service -----------------------------------------------------------------------------------
+DEFAULT_BASE_URL = "https://api.ci.ai.dynamics.com/v1"
+AUTHORITY_HOST = "https://login.microsoftonline.com"
+DELEGATED_SCOPE = "https://api.ci.ai.microsoft.com/user_impersonation"
+"""Scope of the device code (delegated) sign-in."""
+SERVICE_SCOPE = "https://api.ci.ai.microsoft.com/.default"
+"""Scope of the client credentials (server-to-server) sign-in."""
+SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
+REQUEST_ID_HEADERS = ("x-ms-request-id", "x-ms-correlation-id", "request-id")
+USER_AGENT = "ci-toolkit"
+
+# --- settings ----------------------------------------------------------------------------------
+ENV_VARS = {
+    "tenant_id": "CI_TENANT_ID",
+    "client_id": "CI_CLIENT_ID",
+    "client_secret": "CI_CLIENT_SECRET",
+    "subscription_key": "CI_SUBSCRIPTION_KEY",
+    "instance_id": "CI_INSTANCE_ID",
+    "base_url": "CI_BASE_URL",
+    "authority": "CI_AUTHORITY",
+    "ca_file": "CI_CA_FILE",
+}
+"""Setting name -> environment variable."""
+CONFIG_FILE_NAME = "config.toml"
+TOKEN_CACHE_PREFIX = "token-cache-"
+
+# --- HTTP --------------------------------------------------------------------------------------
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+WRITE_TIMEOUT = 60.0
+POOL_TIMEOUT = 10.0
+MAX_CONNECTIONS = 10
+
+# --- retries -----------------------------------------------------------------------------------
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+"""Methods that are repeated on a retryable failure; POST and PATCH are not."""
+MAX_RETRY_ATTEMPTS = 5
+"""Attempts in total (the first one included)."""
+MAX_RETRY_ELAPSED = 120.0
+"""Seconds after which no further attempt starts."""
+BACKOFF_INITIAL = 0.5
+BACKOFF_MAX = 16.0
+BACKOFF_JITTER = 0.5
+MAX_RETRY_AFTER = 60.0
+"""A ``Retry-After`` longer than this is not waited for: the ``ThrottledError`` is raised."""
+
+# --- sign-in -----------------------------------------------------------------------------------
+DEVICE_CODE_POLL_STEP = 0.5
+"""Seconds between status updates of the device code prompt while waiting."""
+
+# --- data --------------------------------------------------------------------------------------
+PAGE_SIZE = 100
+"""Objects per response the service returns by default."""

@@ -1,0 +1,332 @@
+"""Exceptions of ci-toolkit: one base class, a status -> class map, never a secret inside.
+
+Hierarchy::
+
+    CustomerInsightsError                 base: status, error_code, message, request_id
+    ├── ConfigurationError                missing or invalid settings
+    ├── SignInError                       Azure AD (MSAL) refused to sign in
+    │   ├── InvalidScopeError             AADSTS70011
+    │   ├── ConsentRequiredError          AADSTS65001
+    │   ├── UnknownTenantError            AADSTS90002 (or an authority that does not answer)
+    │   ├── UnknownClientError            AADSTS700016
+    │   ├── InvalidClientSecretError      AADSTS7000215
+    │   ├── DeviceCodeExpiredError        expired_token
+    │   └── SignInDeclinedError           authorization_declined
+    ├── ServiceUnreachableError           connection errors and timeouts
+    └── ApiStatusError                    the service answered with an error status
+        ├── BadRequestError               400
+        │   └── QueryError                400 with an ODataError body
+        ├── AuthenticationError           401 (token or subscription key)
+        ├── PermissionDeniedError         403
+        ├── NotFoundError                 404
+        ├── ConflictError                 409
+        ├── ThrottledError                429, with ``retry_after``
+        └── ServiceError                  5xx
+
+Every message goes through :func:`scrub`, which removes bearer tokens, JWTs and known
+secret values, so an exception can be logged, printed or saved in a notebook.
+
+Example
+-------
+>>> from ci_toolkit.exceptions import NotFoundError, exception_class_for_status
+>>> exception_class_for_status(404) is NotFoundError
+True
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+__all__ = [
+    "ApiStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConsentRequiredError",
+    "CustomerInsightsError",
+    "DeviceCodeExpiredError",
+    "InvalidClientSecretError",
+    "InvalidScopeError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "QueryError",
+    "ServiceError",
+    "ServiceUnreachableError",
+    "SignInDeclinedError",
+    "SignInError",
+    "ThrottledError",
+    "UnknownClientError",
+    "UnknownTenantError",
+    "exception_class_for_status",
+    "scrub",
+]
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-.~+/=]+")
+_SECRET_FIELDS = re.compile(
+    r"(?i)((?:client_secret|access_token|refresh_token|id_token|subscription[-_ ]?key"
+    r"|ocp-apim-subscription-key|password|code)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;]+"
+)
+_REDACTED = "***"
+
+
+def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """Remove bearer tokens, JWTs, ``secret=value`` pairs and the given secret values.
+
+    Parameters
+    ----------
+    text
+        Any text that might have seen a credential (an error body, a URL, a message).
+    secrets
+        Known secret values (client secret, subscription key) to remove wherever they appear.
+
+    Returns
+    -------
+    str
+        The text with each credential replaced by ``***``.
+
+    Example
+    -------
+    >>> scrub("key abc123 rejected", secrets=["abc123"])
+    'key *** rejected'
+    """
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, _REDACTED)
+    text = _JWT.sub(_REDACTED, text)
+    text = _BEARER.sub(lambda m: m.group(1) + _REDACTED, text)
+    return _SECRET_FIELDS.sub(lambda m: m.group(1) + _REDACTED, text)
+
+
+class CustomerInsightsError(Exception):
+    """Base of every error ci-toolkit raises.
+
+    Parameters
+    ----------
+    message
+        What went wrong and, where known, what to do about it (scrubbed of secrets).
+    status
+        The HTTP status, when a response was received.
+    error_code
+        The service's (or Azure AD's) error code, e.g. ``EntityNotFound`` or ``AADSTS70011``.
+    request_id
+        The ``x-ms-request-id`` (or correlation id) to quote to support.
+    secrets
+        Secret values to scrub from ``message``.
+
+    Example
+    -------
+    >>> str(CustomerInsightsError("boom", status=500, request_id="r1"))
+    'boom (status 500, request id r1)'
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        request_id: str | None = None,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        self.message = scrub(message, secrets)
+        self.status = status
+        self.error_code = error_code
+        self.request_id = request_id
+        super().__init__(self.message)
+
+    def _details(self) -> list[str]:
+        details = []
+        if self.status is not None:
+            details.append(f"status {self.status}")
+        if self.error_code:
+            details.append(f"code {self.error_code}")
+        if self.request_id:
+            details.append(f"request id {self.request_id}")
+        return details
+
+    def __str__(self) -> str:
+        details = self._details()
+        return f"{self.message} ({', '.join(details)})" if details else self.message
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, status={self.status!r}, "
+            f"error_code={self.error_code!r}, request_id={self.request_id!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        """A small table for notebooks: class, message and identifiers only (no locals)."""
+        rows = [("message", self.message)]
+        rows += [
+            (name, str(value))
+            for name, value in (
+                ("status", self.status),
+                ("error code", self.error_code),
+                ("request id", self.request_id),
+            )
+            if value is not None
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        return f"<b>{html.escape(type(self).__name__)}</b><table>{body}</table>"
+
+
+class ConfigurationError(CustomerInsightsError):
+    """Settings are missing or invalid; the message names each value and where to set it."""
+
+
+class SignInError(CustomerInsightsError):
+    """Azure AD refused to sign in; subclasses name the specific cause and its fix."""
+
+
+class InvalidScopeError(SignInError):
+    """AADSTS70011: the requested scope is not valid for the API."""
+
+
+class ConsentRequiredError(SignInError):
+    """AADSTS65001: the user or an admin has not consented to the app's API permission."""
+
+
+class UnknownTenantError(SignInError):
+    """AADSTS90002: the tenant (or the authority URL) does not exist."""
+
+
+class UnknownClientError(SignInError):
+    """AADSTS700016: no app registration with this client id in the tenant."""
+
+
+class InvalidClientSecretError(SignInError):
+    """AADSTS7000215: the client secret is wrong or expired."""
+
+
+class DeviceCodeExpiredError(SignInError):
+    """The device code expired before anyone signed in with it."""
+
+
+class SignInDeclinedError(SignInError):
+    """The person declined the sign-in request."""
+
+
+class ServiceUnreachableError(CustomerInsightsError):
+    """No answer from the service: connection refused, TLS failure, DNS or a timeout."""
+
+
+class ApiStatusError(CustomerInsightsError):
+    """The service answered with an error status (4xx or 5xx)."""
+
+
+class BadRequestError(ApiStatusError):
+    """400: the request was malformed or not valid for the resource."""
+
+
+class QueryError(BadRequestError):
+    """400 on a data (OData) request: the filter, select or other query option is invalid.
+
+    ``target`` names the query part the service blamed, when it did.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str | None = None,
+        status: int | None = None,
+        error_code: str | None = None,
+        request_id: str | None = None,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        super().__init__(
+            message, status=status, error_code=error_code, request_id=request_id, secrets=secrets
+        )
+        self.target = target
+
+    def _details(self) -> list[str]:
+        details = super()._details()
+        if self.target:
+            details.insert(0, f"target {self.target}")
+        return details
+
+
+class AuthenticationError(ApiStatusError):
+    """401: the access token or the subscription key was refused."""
+
+
+class PermissionDeniedError(ApiStatusError):
+    """403: signed in, but the role does not allow this operation."""
+
+
+class NotFoundError(ApiStatusError):
+    """404: no such instance, entity, segment, job or path."""
+
+
+class ConflictError(ApiStatusError):
+    """409: the resource already exists or is in a state that forbids the change."""
+
+
+class ThrottledError(ApiStatusError):
+    """429: too many requests; ``retry_after`` holds the seconds the gateway asked to wait."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+        error_code: str | None = None,
+        request_id: str | None = None,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        super().__init__(
+            message, status=status, error_code=error_code, request_id=request_id, secrets=secrets
+        )
+        self.retry_after = retry_after
+
+    def _details(self) -> list[str]:
+        details = super()._details()
+        if self.retry_after is not None:
+            details.append(f"retry after {self.retry_after:g} s")
+        return details
+
+
+class ServiceError(ApiStatusError):
+    """5xx: the service failed; retried automatically for safe requests before this is raised."""
+
+
+_STATUS_CLASSES: dict[int, type[ApiStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: ThrottledError,
+}
+
+
+def exception_class_for_status(status: int) -> type[ApiStatusError]:
+    """The exception class for an HTTP error status.
+
+    Parameters
+    ----------
+    status
+        An HTTP status code (4xx or 5xx).
+
+    Returns
+    -------
+    type[ApiStatusError]
+        The mapped class; ``ServiceError`` for any 5xx, ``ApiStatusError`` for other codes.
+
+    Example
+    -------
+    >>> exception_class_for_status(503).__name__
+    'ServiceError'
+    """
+    if status >= 500:
+        return ServiceError
+    return _STATUS_CLASSES.get(status, ApiStatusError)
