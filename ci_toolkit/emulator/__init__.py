@@ -12,5 +12,7 @@ Example
 from __future__ import annotations
 
 from ci_toolkit.emulator.config import EmulatorConfig
+from ci_toolkit.emulator.gateway import FaultSettings
+from ci_toolkit.emulator.server import Emulator, EmulatorSettings
 
-__all__ = ["EmulatorConfig"]
+__all__ = ["Emulator", "EmulatorConfig", "EmulatorSettings", "FaultSettings"]

@@ -7,7 +7,10 @@ segments, measures) and ``workflows.engine.WorkflowEngine`` (jobs, graph, schedu
 
 from __future__ import annotations
 
+import json
+import logging
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,12 +18,19 @@ from pathlib import Path
 
 from ci_toolkit.emulator.config import EmulatorConfig
 from ci_toolkit.emulator.data.store import DataStore
+from ci_toolkit.emulator.identity import ROLES, Directory
+from ci_toolkit.emulator.tokens import TokenService
 from ci_toolkit.emulator.workflows.engine import WorkflowEngine
 
 __all__ = ["EmulatorState", "InstanceState", "demo_instance_id"]
 
 #: Namespace for the deterministic ids the emulator derives from its seed.
 _NAMESPACE = uuid.UUID("7c1d4b9e-3f0a-4c53-9a8e-2b6f0d1e5a77")
+
+#: File (inside ``data_dir/<instanceId>/``) that keeps role assignments across runs.
+ROLE_ASSIGNMENTS_FILE = "role-assignments.json"
+
+logger = logging.getLogger(__name__)
 
 
 def demo_instance_id(seed: int, index: int) -> str:
@@ -40,6 +50,10 @@ class InstanceState:
     workflows: WorkflowEngine
     #: principal object id -> role name ("admin" | "contributor" | "viewer")
     role_assignments: dict[str, str] = field(default_factory=dict)
+    #: principal object id -> principal type ("user" | "group" | "app")
+    principal_types: dict[str, str] = field(default_factory=dict)
+    #: Folder for this instance's persisted state, if the run persists anything.
+    data_dir: Path | None = None
 
 
 class EmulatorState:
@@ -48,6 +62,11 @@ class EmulatorState:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.now = datetime.now(UTC).replace(microsecond=0)
+        self.directory = Directory.from_seed(config.seed)
+        self.tokens = TokenService(self.directory)
+        #: ``https://127.0.0.1:<port>`` once a server serves this state (set by ``Emulator``).
+        self.public_url: str | None = None
+        self._save_lock = threading.Lock()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if config.output_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="ci-emulator-")
@@ -84,12 +103,62 @@ class EmulatorState:
                 created=self.now,
                 data=data,
                 workflows=workflows,
+                data_dir=data_dir,
             )
+            self._load_role_assignments(self.instances[instance_id])
 
     @property
     def default_instance_id(self) -> str:
         """The instance the toolkit uses when none is chosen (the production demo)."""
         return next(iter(self.instances))
+
+    def _load_role_assignments(self, instance: InstanceState) -> None:
+        """Fill the demo assignments, then any persisted ones from ``data_dir``."""
+        for user in self.directory.users:
+            instance.role_assignments[user.object_id] = user.role
+            instance.principal_types[user.object_id] = "user"
+        app = self.directory.app_principal
+        instance.role_assignments[app.object_id] = app.role
+        instance.principal_types[app.object_id] = "app"
+        if instance.data_dir is None:
+            return
+        path = instance.data_dir / ROLE_ASSIGNMENTS_FILE
+        if not path.is_file():
+            return
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            assignments = {
+                str(item["principalId"]): (
+                    str(item["role"]),
+                    str(item.get("principalType", "user")),
+                )
+                for item in saved
+                if item.get("role") in ROLES
+            }
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            logger.warning("Ignoring unreadable role assignments in %s: %s", path, exc)
+            return
+        instance.role_assignments = {oid: role for oid, (role, _) in assignments.items()}
+        instance.principal_types = {oid: kind for oid, (_, kind) in assignments.items()}
+
+    def save_role_assignments(self, instance: InstanceState) -> None:
+        """Persist ``instance``'s role assignments when the run has a ``data_dir``."""
+        if instance.data_dir is None:
+            return
+        items = [
+            {
+                "principalId": oid,
+                "role": role,
+                "principalType": instance.principal_types.get(oid, "user"),
+            }
+            for oid, role in instance.role_assignments.items()
+        ]
+        path = instance.data_dir / ROLE_ASSIGNMENTS_FILE
+        with self._save_lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(items, indent=2), encoding="utf-8")
+            tmp.replace(path)
 
     def close(self) -> None:
         """Stop jobs, close databases and remove temporary files."""

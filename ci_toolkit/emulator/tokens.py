@@ -1,0 +1,226 @@
+"""RS256 access and ID tokens of the emulated Azure AD: minting, JWKS and validation.
+
+The signing key is generated for each run; its public half is published as the JWKS of the
+emulated tenant, and the gateway validates API tokens against it.
+
+Example
+-------
+>>> from ci_toolkit.emulator.identity import Directory
+>>> directory = Directory.from_seed(1)
+>>> tokens = TokenService(directory)
+>>> issuer = "https://127.0.0.1:8443/" + directory.tenant_id + "/v2.0"
+>>> token = tokens.mint_access_token(directory.users[0], issuer=issuer, lifetime=60)
+>>> tokens.validate_access_token(token, issuer=issuer).role
+'admin'
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ci_toolkit.emulator.identity import (
+    API_AUDIENCE,
+    APP_ROLE,
+    Directory,
+    Principal,
+)
+
+__all__ = ["TokenError", "TokenService"]
+
+logger = logging.getLogger(__name__)
+
+#: Clock skew the validator tolerates, in seconds (kept small so expiry tests stay quick).
+LEEWAY_SECONDS = 0
+
+
+class TokenError(Exception):
+    """A bearer token the gateway rejects; ``description`` goes to ``WWW-Authenticate``."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+def _b64url_uint(value: int) -> str:
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+class TokenService:
+    """Signs and checks the emulator's JWTs.
+
+    Parameters
+    ----------
+    directory
+        The demo tenant whose users and apps the tokens name.
+    key
+        The RSA private key to sign with; a fresh 2048-bit key when ``None``.
+    """
+
+    def __init__(self, directory: Directory, *, key: rsa.RSAPrivateKey | None = None) -> None:
+        self.directory = directory
+        self._key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        numbers = self._key.public_key().public_numbers()
+        self.kid = hashlib.sha256(_b64url_uint(numbers.n).encode()).hexdigest()[:27]
+        self._jwk = {
+            "kty": "RSA",
+            "use": "sig",
+            "alg": "RS256",
+            "kid": self.kid,
+            "n": _b64url_uint(numbers.n),
+            "e": _b64url_uint(numbers.e),
+        }
+
+    def jwks(self) -> dict[str, Any]:
+        """The JSON Web Key Set publishing the signing key."""
+        return {"keys": [dict(self._jwk)]}
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
+
+    def mint_access_token(
+        self,
+        principal: Principal,
+        *,
+        issuer: str,
+        lifetime: int,
+        client_id: str | None = None,
+        audience: str | None = None,
+        scopes: Iterable[str] | None = None,
+    ) -> str:
+        """An access token for the Customer Insights API.
+
+        Parameters
+        ----------
+        principal
+            A demo user (delegated token with ``scp``) or the app (``roles``).
+        issuer
+            ``https://127.0.0.1:<port>/<tenant>/v2.0``.
+        lifetime
+            Seconds until ``exp`` (negative values give an already expired token).
+        client_id
+            The app the token was issued to (``azp``); the public client when ``None``.
+        audience
+            ``aud``; the API's audience when ``None``.
+        scopes
+            Delegated scopes (``scp``, space separated); ``user_impersonation`` when ``None``.
+
+        Returns
+        -------
+        str
+            The compact JWT.
+        """
+        now = int(time.time())
+        directory = self.directory
+        if client_id is None:
+            client_id = (
+                directory.confidential_client.client_id
+                if principal.kind == "app"
+                else directory.public_client.client_id
+            )
+        claims: dict[str, Any] = {
+            "aud": audience or API_AUDIENCE,
+            "iss": issuer,
+            "iat": now,
+            "nbf": min(now, now + lifetime),
+            "exp": now + lifetime,
+            "azp": client_id,
+            "appid": client_id,
+            "oid": principal.object_id,
+            "sub": principal.object_id,
+            "tid": directory.tenant_id,
+            "uti": uuid.uuid4().hex,
+            "ver": "2.0",
+        }
+        if principal.kind == "app":
+            claims["roles"] = [APP_ROLE]
+            claims["idtyp"] = "app"
+        else:
+            claims["scp"] = " ".join(scopes) if scopes is not None else "user_impersonation"
+            claims["name"] = principal.name
+            claims["upn"] = principal.upn
+            claims["preferred_username"] = principal.upn
+        return self._sign(claims)
+
+    def mint_id_token(self, principal: Principal, *, issuer: str, client_id: str) -> str:
+        """An OpenID Connect ID token for a signed-in user (MSAL builds its account from it)."""
+        now = int(time.time())
+        claims = {
+            "aud": client_id,
+            "iss": issuer,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "oid": principal.object_id,
+            "sub": principal.object_id,
+            "tid": self.directory.tenant_id,
+            "name": principal.name,
+            "preferred_username": principal.upn,
+            "ver": "2.0",
+        }
+        return self._sign(claims)
+
+    def client_info(self, principal: Principal) -> str:
+        """The ``client_info`` value AAD returns (``uid``/``utid``, base64url JSON)."""
+        raw = json.dumps({"uid": principal.object_id, "utid": self.directory.tenant_id})
+        return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode("ascii")
+
+    def validate_access_token(self, token: str, *, issuer: str) -> Principal:
+        """Check signature, audience, issuer, lifetime and scope; return the principal.
+
+        Raises
+        ------
+        TokenError
+            With a description like the one ASP.NET's JWT bearer handler gives.
+        """
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise TokenError("The token is malformed.") from None
+        if header.get("alg") != "RS256":
+            raise TokenError(f"The token's algorithm {header.get('alg')!r} is not accepted.")
+        if header.get("kid") != self.kid:
+            raise TokenError("The signature key was not found.")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._key.public_key(),
+                algorithms=["RS256"],
+                audience=[API_AUDIENCE, f"{API_AUDIENCE}/"],
+                issuer=issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "aud", "iss", "oid", "tid"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError("The token is expired.") from None
+        except jwt.InvalidAudienceError:
+            raise TokenError("The audience is invalid.") from None
+        except jwt.InvalidIssuerError:
+            raise TokenError("The issuer is invalid.") from None
+        except jwt.InvalidSignatureError:
+            raise TokenError("The signature is invalid.") from None
+        except jwt.ImmatureSignatureError:
+            raise TokenError("The token is not yet valid.") from None
+        except jwt.PyJWTError as exc:
+            raise TokenError(f"The token is invalid: {exc}.") from None
+        if claims["tid"] != self.directory.tenant_id:
+            raise TokenError("The token was issued for another tenant.")
+        principal = self.directory.principal(str(claims["oid"]))
+        if principal is None:
+            raise TokenError("The token names an unknown principal.")
+        if principal.kind == "app":
+            if APP_ROLE not in claims.get("roles", []):
+                raise TokenError("The token carries no application permission for this API.")
+        elif "user_impersonation" not in str(claims.get("scp", "")).split():
+            raise TokenError("The token lacks the user_impersonation scope.")
+        return principal
