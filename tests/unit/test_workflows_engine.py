@@ -1,0 +1,261 @@
+"""The workflow engine in-process over a fake DataStore (HTTPS tests use the real one)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import pytest
+
+from ci_toolkit.emulator.workflows.engine import WorkflowEngine
+from ci_toolkit.emulator.workflows.graph import SelectionError
+from ci_toolkit.emulator.workflows.history import HISTORY_DAYS
+from ci_toolkit.emulator.workflows.model import Job
+from ci_toolkit.emulator.workflows.schedules import SCHEDULES_FILE, ScheduleError
+
+T = TypeVar("T")
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+class FakeData:
+    """The DataStore methods the engine calls, recording what it was asked."""
+
+    instance_id = "6f2c1f43-9a2e-4f43-8a55-1b5d3c0e7a11"
+
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.evaluated: list[str] = []
+        self.measured: list[str] = []
+        self.lock = threading.Lock()
+
+    def data_sources(self) -> list[dict[str, Any]]:
+        return [
+            {"dataSourceId": "0d9b7c1e-1111-4c1a-9b1e-000000000001", "name": "eCommerce"},
+            {"dataSourceId": "0d9b7c1e-1111-4c1a-9b1e-000000000002", "name": "POS"},
+        ]
+
+    def segment_names(self) -> list[str]:
+        return ["GoldMembers", "ChurnRisk", "HighValue", "Newsletter", "WinBack", "Recent"]
+
+    def evaluate_segment(self, name: str) -> int:
+        time.sleep(self.delay)
+        with self.lock:
+            self.evaluated.append(name)
+        return 3
+
+    def measure_names(self) -> list[str]:
+        return ["TotalSpend"]
+
+    def evaluate_measure(self, name: str) -> None:
+        with self.lock:
+            self.measured.append(name)
+
+    def entity_names(self) -> list[str]:
+        return ["Customer", "UnifiedActivity"]
+
+    def export_table(self, source: str) -> pa.Table:
+        return pa.table({"CustomerId": [f"{source}-{i}" for i in range(4)], "n": [1, 2, 3, 4]})
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+def make_engine(
+    tmp_path: Path, *, data: FakeData | None = None, scale: float = 0.002
+) -> WorkflowEngine:
+    return WorkflowEngine(
+        data=data or FakeData(),  # type: ignore[arg-type]
+        time_scale=scale,
+        output_dir=tmp_path / "out",
+        seed=3,
+        now=NOW,
+        data_dir=tmp_path / "data",
+    )
+
+
+async def finish(job: Job) -> Job:
+    assert job.done is not None
+    await asyncio.wait_for(job.done.wait(), 10)
+    return job
+
+
+def test_full_refresh_runs_in_dependency_order(tmp_path: Path) -> None:
+    data = FakeData()
+    engine = make_engine(tmp_path, data=data)
+
+    async def scenario() -> Job:
+        return await finish(await engine.submit(operation_type="all", identifiers=[]))
+
+    job = run(scenario())
+    by_id = {task.task_id: task for task in job.tasks}
+    assert job.status == "failed"  # the Google Ads export always fails
+    for task in job.tasks:
+        for waiting in task.waiting:
+            upstream = by_id[waiting]
+            assert upstream.ended is not None
+            assert task.started is not None
+            assert upstream.ended <= task.started, (upstream.friendly_name, task.friendly_name)
+    statuses = {task.friendly_name: task.status for task in job.tasks}
+    assert statuses["Google Ads: High-value audience for Google Ads"] == "failed"
+    assert statuses["Braze: Win-back campaign to Braze (detached)"] == "skipped"
+    assert statuses["Merge: Customer"] == "successful"
+    assert sorted(data.evaluated) == sorted(data.segment_names())
+    assert data.measured == ["TotalSpend"]
+
+
+def test_ingestion_of_one_source_runs_it_and_what_depends_on_it(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+
+    async def scenario() -> Job:
+        return await finish(await engine.submit(operation_type="ingestion", identifiers=["POS"]))
+
+    job = run(scenario())
+    kinds = [task.operation_type for task in job.tasks]
+    assert kinds.count("ingestion") == 1
+    assert {"match", "merge", "measures", "segmentation", "export"} <= set(kinds)
+    assert job.tasks[0].reason == "requested"
+    assert all(task.reason == "upstreamRerunning" for task in job.tasks[1:])
+
+
+def test_export_writes_the_rows_of_its_source(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    data = FakeData()
+
+    async def scenario() -> Job:
+        job = await engine.submit(
+            operation_type="export", identifiers=["adls-customer-profiles", "braze-gold-members"]
+        )
+        return await finish(job)
+
+    job = run(scenario())
+    assert job.status == "successful"
+    (parquet,) = (tmp_path / "out" / "adls-customer-profiles").glob("*/Customer.parquet")
+    assert pq.read_table(parquet).equals(data.export_table("Customer"))
+    (csv,) = (tmp_path / "out" / "braze-gold-members").glob("*/GoldMembers.csv")
+    assert pa_csv.read_csv(csv).column("CustomerId").to_pylist() == [
+        f"GoldMembers-{i}" for i in range(4)
+    ]
+
+
+def test_unknown_identifiers_and_operation_types_are_rejected(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+
+    async def scenario() -> None:
+        with pytest.raises(SelectionError, match="NoSuchSegment"):
+            await engine.submit(operation_type="segmentation", identifiers=["NoSuchSegment"])
+        with pytest.raises(SelectionError, match="enrichment"):
+            await engine.submit(operation_type="enrichment", identifiers=[])
+        with pytest.raises(SelectionError, match="not allowed"):
+            await engine.submit(operation_type="all", identifiers=["x"])
+
+    run(scenario())
+
+
+def test_cancel_aborts_running_and_remaining_tasks(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path, scale=0.05)
+
+    async def scenario() -> Job:
+        job = await engine.submit(operation_type="all", identifiers=[])
+        await asyncio.sleep(0.08)
+        assert job.status == "running"
+        await engine.cancel(job.job_id)
+        await asyncio.sleep(0.1)
+        return job
+
+    job = run(scenario())
+    assert job.status == "aborted"
+    statuses = {task.status for task in job.tasks}
+    assert "aborted" in statuses
+    assert statuses <= {"successful", "aborted"}
+    assert job.ended is not None
+
+
+def test_conflicting_job_waits_for_the_running_one(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+
+    async def scenario() -> tuple[Job, Job, Job]:
+        first = await engine.submit(operation_type="segmentation", identifiers=["ChurnRisk"])
+        second = await engine.submit(operation_type="segmentation", identifiers=["ChurnRisk"])
+        other = await engine.submit(operation_type="segmentation", identifiers=["Recent"])
+        assert second.status == "queued"
+        await asyncio.gather(finish(first), finish(second), finish(other))
+        return first, second, other
+
+    first, second, other = run(scenario())
+    assert first.ended is not None
+    assert second.tasks[0].started is not None
+    assert first.ended <= second.tasks[0].started
+    assert other.tasks[0].started is not None
+    assert other.tasks[0].started < first.ended
+
+
+def test_seeded_history_has_failures_skips_and_realistic_times(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    jobs = run(engine.jobs())
+    assert all(job.submission_kind == "scheduled" for job in jobs)
+    oldest = min(job.submitted for job in jobs)
+    assert (NOW - oldest).days in (HISTORY_DAYS - 1, HISTORY_DAYS)
+    assert {job.status for job in jobs} >= {"successful", "failed", "skipped"}
+    tasks = run(engine.history())
+    errors = {e["errorCode"] for t in tasks for e in t.errors}
+    assert {
+        "ExportConnectionCredentialExpired",
+        "ExportDetached",
+        "DataSourceRefreshFailed",
+    } <= errors
+    # the Google Ads export never succeeded; the others did
+    status = {node["identifier"]: node for node in run(engine.status())}
+    assert status["googleads-high-value"]["taskStatus"] == "failed"
+    assert "lastSuccessfulTimestamp" not in status["googleads-high-value"]
+    assert "lastSuccessfulTimestamp" in status["braze-gold-members"]
+
+
+def test_schedules_are_validated_and_persisted(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    body = {
+        "operationType": "segmentation",
+        "identifiers": ["churnrisk"],
+        "cronSchedules": ["0 4 * * 1-5"],
+        "timezoneId": "Europe/Paris",
+    }
+    (stored,) = run(engine.create_schedules([body]))
+    assert stored["identifiers"] == ["ChurnRisk"]
+    assert stored["isActive"] is True
+    saved = json.loads((tmp_path / "data" / SCHEDULES_FILE).read_text())
+    assert stored["scheduleId"] in {s["scheduleId"] for s in saved}
+    with pytest.raises(ScheduleError, match="timezoneId"):
+        run(engine.create_schedules([dict(body, timezoneId="Mars/Base")]))
+    with pytest.raises(ScheduleError, match="cronSchedules"):
+        run(engine.create_schedules([dict(body, cronSchedules=["every day"])]))
+    again = make_engine(tmp_path)
+    assert stored["scheduleId"] in {s["scheduleId"] for s in run(again.schedules())}
+
+
+def test_close_from_another_thread_stops_running_jobs(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path, data=FakeData(delay=0.05), scale=0.05)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        job = asyncio.run_coroutine_threadsafe(
+            engine.submit(operation_type="all", identifiers=[]), loop
+        ).result(5)
+        time.sleep(0.1)
+        engine.close()
+        assert job.status == "aborted"
+        assert job.runner is not None
+        assert job.runner.done()
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
