@@ -99,6 +99,13 @@ class _Protocol(H11Protocol):
 
         self.app = app
 
+    def shutdown(self) -> None:
+        """Drop idle keep-alive connections at once (TLS close would wait for the client)."""
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.abort()
+        else:
+            super().shutdown()
+
 
 class Emulator:
     """A running Customer Insights emulator (context manager, or ``start()``/``stop()``).

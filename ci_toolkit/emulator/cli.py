@@ -1,0 +1,153 @@
+"""``ci-toolkit emulator``: serve a local Customer Insights emulator until Ctrl-C.
+
+The flags map one to one onto :class:`~ci_toolkit.emulator.config.EmulatorConfig`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from ci_toolkit.emulator.config import EmulatorConfig
+from ci_toolkit.emulator.server import Emulator, EmulatorSettings
+
+__all__ = ["add_arguments", "config_from_args", "describe", "run"]
+
+ENV_VARS = (
+    ("CI_BASE_URL", "base_url"),
+    ("CI_AUTHORITY", "authority"),
+    ("CI_TENANT_ID", "tenant_id"),
+    ("CI_CLIENT_ID", "client_id"),
+    ("CI_SUBSCRIPTION_KEY", "subscription_key"),
+    ("CI_INSTANCE_ID", "instance_id"),
+    ("CI_CA_FILE", "ca_file"),
+)
+
+
+def _number(
+    kind: Callable[[str], float], check: Callable[[float], bool], rule: str
+) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not check(value):
+            raise argparse.ArgumentTypeError(f"{text!r} {rule}")
+        return value
+
+    return parse
+
+
+_port = _number(int, lambda v: 0 <= v <= 65535, "is not a port (0-65535; 0 picks a free one)")
+_positive_int = _number(int, lambda v: v >= 1, "must be at least 1")
+_non_negative = _number(float, lambda v: v >= 0, "must not be negative")
+_positive = _number(float, lambda v: v > 0, "must be greater than 0")
+_share = _number(float, lambda v: 0 <= v <= 1, "must be between 0 and 1")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the emulator's flags to ``parser``."""
+    defaults = EmulatorConfig()
+    add = parser.add_argument
+    add("--port", type=_port, default=defaults.port, help="TCP port on 127.0.0.1 (0: any free)")
+    add("--profiles", type=_positive_int, default=defaults.profiles, help="unified profiles")
+    add("--seed", type=int, default=defaults.seed, help="seed of the demo data and identities")
+    add("--latency-ms", type=_non_negative, default=defaults.latency_ms, help="added latency")
+    add("--rate-limit", type=_positive, default=None, help="requests/s per subscription key")
+    add("--fault-rate", type=_share, default=defaults.fault_rate, help="share of faulty calls")
+    add(
+        "--token-lifetime",
+        type=_positive_int,
+        default=defaults.token_lifetime,
+        help="access token lifetime in seconds",
+    )
+    add(
+        "--time-scale",
+        type=_non_negative,
+        default=defaults.time_scale,
+        help="seconds of wall time per workflow task step",
+    )
+    add(
+        "--no-auto-approve",
+        action="store_true",
+        help="wait for a person to approve device codes at /devicelogin",
+    )
+    add("--data-dir", type=Path, default=None, help="folder where changes persist across runs")
+    add("--output-dir", type=Path, default=None, help="folder where exports write their files")
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    """The :class:`EmulatorConfig` the parsed flags describe."""
+    return EmulatorConfig(
+        port=int(args.port),
+        profiles=int(args.profiles),
+        seed=args.seed,
+        latency_ms=args.latency_ms,
+        rate_limit=args.rate_limit,
+        fault_rate=args.fault_rate,
+        token_lifetime=int(args.token_lifetime),
+        time_scale=args.time_scale,
+        auto_approve=not args.no_auto_approve,
+        data_dir=args.data_dir,
+        output_dir=args.output_dir,
+    )
+
+
+def describe(settings: EmulatorSettings, config: EmulatorConfig) -> str:
+    """What to tell a person about a running emulator, ending with ``export`` lines."""
+    root = settings.base_url.removesuffix("/v1")
+    approval = (
+        f"automatic, as the demo {config.auto_approve_role}"
+        if config.auto_approve
+        else f"a person approves at {root}/devicelogin"
+    )
+    lines = [
+        "Customer Insights emulator running (Ctrl-C to stop)",
+        f"  base URL:          {settings.base_url}",
+        f"  authority:         {settings.authority}",
+        f"  tenant id:         {settings.tenant_id}",
+        f"  client id:         {settings.client_id}  (public client, device code)",
+        f"  subscription key:  {settings.subscription_key}  (the emulator's demo key)",
+        f"  instance id:       {settings.instance_id}",
+        f"  CA file:           {settings.ca_file}",
+        f"  device login:      {root}/devicelogin  (sign-in: {approval})",
+        f"  scope:             {settings.scope}",
+        "",
+        "To point the toolkit at it, export:",
+    ]
+    for name, attr in ENV_VARS:
+        lines.append(f"export {name}={shlex.quote(str(getattr(settings, attr)))}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, *, out: TextIO, stop: threading.Event | None = None) -> int:
+    """Serve until Ctrl-C (or until ``stop`` is set); the process exit code."""
+    config = config_from_args(args)
+    stop = stop or threading.Event()
+    try:
+        emulator = Emulator(config).start()
+    except (OSError, RuntimeError, ValueError) as exc:
+        print(f"ci-toolkit emulator: error: could not start: {exc}", file=out)
+        return 1
+    event = stop
+    previous: dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        # Explicit handlers: a shell may start background jobs with SIGINT ignored.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda *_: event.set())
+    try:
+        print(describe(emulator.settings, config), file=out, flush=True)
+        while not event.wait(0.5):
+            pass
+        print("Stopping the emulator...", file=out, flush=True)
+    finally:
+        emulator.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+    return 0
