@@ -31,6 +31,7 @@ import pandas as pd
 
 __all__ = [
     "Col",
+    "ColSpec",
     "Kind",
     "RawDict",
     "RawList",
@@ -217,9 +218,16 @@ def convert(values: Sequence[Any] | pd.Series, kind: Kind) -> pd.Series:
     return series
 
 
+ColSpec = Col | tuple[str, str, Kind]
+
+
+def _col(spec: ColSpec) -> Col:
+    return spec if isinstance(spec, Col) else Col(*spec)
+
+
 def records_frame(
     records: Iterable[Mapping[str, Any]],
-    columns: Sequence[Col],
+    columns: Sequence[ColSpec],
     *,
     raw: Any = None,
 ) -> pd.DataFrame:
@@ -229,8 +237,9 @@ def records_frame(
     ----------
     records : Iterable[Mapping[str, Any]]
         JSON objects (one per row).
-    columns : Sequence[Col]
-        The columns, in order; nested values are read with dotted paths.
+    columns : Sequence[Col or tuple[str, str, Kind]]
+        The columns, in order (``Col`` or ``(name, path, kind)``); nested values are read
+        with dotted paths.
     raw : Any, optional
         JSON to keep in ``df.attrs["raw"]`` (defaults to the records).
 
@@ -246,11 +255,11 @@ def records_frame(
     (['name', 'when'], 'datetime64[us, UTC]')
     """
     rows = list(records)
+    cols = [_col(c) for c in columns]
     data = {
-        col.name: convert([get_path(row, col.source) for row in rows], col.kind)
-        for col in columns
+        col.name: convert([get_path(row, col.source) for row in rows], col.kind) for col in cols
     }
-    frame = pd.DataFrame(data, columns=[c.name for c in columns])
+    frame = pd.DataFrame(data, columns=[c.name for c in cols])
     if not rows:
         frame = frame.reset_index(drop=True)
     attach_raw(frame, rows if raw is None else raw)
@@ -258,7 +267,7 @@ def records_frame(
 
 
 def record_series(
-    record: Mapping[str, Any], columns: Sequence[Col], *, raw: Any = None
+    record: Mapping[str, Any], columns: Sequence[ColSpec], *, raw: Any = None
 ) -> pd.Series:
     """One JSON object as a Series of converted values (index = column names).
 

@@ -1,0 +1,103 @@
+"""``CustomerInsights``: the object a notebook works with, one method per read or action.
+
+It composes one mixin per resource (:mod:`ci_toolkit.resources`); each resource module's
+docstring names the API operation behind every method. Importing this module stays light:
+pandas and tqdm load on the first call that needs them.
+
+Example
+-------
+>>> import ci_toolkit
+>>> ci = ci_toolkit.connect()  # doctest: +SKIP
+>>> ci.segments()[["friendlyName", "state", "size"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from ci_toolkit.resources.customers import Customer360, CustomersMixin
+from ci_toolkit.resources.exports import ExportsMixin
+from ci_toolkit.resources.instances import InstancesMixin
+from ci_toolkit.resources.jobs import JobHandle, JobTimeoutError
+from ci_toolkit.resources.measures import MeasuresMixin
+from ci_toolkit.resources.rbac import RbacMixin
+from ci_toolkit.resources.segments import SegmentsMixin, segment_definition
+
+if TYPE_CHECKING:
+    from ci_toolkit.http.session import ApiSession
+
+__all__ = ["Customer360", "CustomerInsights", "JobHandle", "JobTimeoutError"]
+
+logger = logging.getLogger(__name__)
+
+
+class CustomerInsights(
+    InstancesMixin,
+    CustomersMixin,
+    SegmentsMixin,
+    MeasuresMixin,
+    ExportsMixin,
+    RbacMixin,
+):
+    """A connection to one Customer Insights instance; every read returns pandas objects.
+
+    Parameters
+    ----------
+    session : ApiSession
+        The HTTP session (base URL, credentials, retries); ``ci_toolkit.connect()``
+        builds it.
+    instance_id : str or None
+        The instance to work on; ``None`` picks the first instance the identity can see
+        (on first use). Change it later with :meth:`use_instance` or ``ci.instance_id = ...``.
+
+    Examples
+    --------
+    >>> ci = CustomerInsights(session)  # doctest: +SKIP
+    >>> ci.query("Customer", top=5)  # doctest: +SKIP
+    """
+
+    #: Build a rule-based ``SegmentMetadata`` for :meth:`create_segment` (no request).
+    segment_definition = staticmethod(segment_definition)
+
+    def __init__(self, session: ApiSession, *, instance_id: str | None = None) -> None:
+        self._init_base(session, instance_id)
+
+    @property
+    def session(self) -> ApiSession:
+        """The underlying HTTP session."""
+        return self._session
+
+    def clear_cache(self) -> None:
+        """Forget cached entity metadata (after a schema change).
+
+        Examples
+        --------
+        >>> ci.clear_cache()  # doctest: +SKIP
+        """
+        self._entity_cache.clear()
+
+    def close(self) -> None:
+        """Close the HTTP session.
+
+        Examples
+        --------
+        >>> ci.close()  # doctest: +SKIP
+        """
+        self._session.close()
+
+    def __enter__(self) -> CustomerInsights:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        instance = self._instance_id or "(first instance, chosen on first use)"
+        return f"CustomerInsights(base_url={self._session.base_url!r}, instance_id={instance!r})"

@@ -1,0 +1,150 @@
+"""Customer 360: one unified profile with its activities and measures.
+
+API operations (function -> returns: operation):
+
+``customer(customer_id)`` -> ``Customer360`` (profile Series, activities DataFrame, measures Series)
+    ``GET /instances/{instanceId}/data/Customer?$filter=CustomerId eq '<id>'``, then
+    ``GET .../data/UnifiedActivity`` and ``GET .../data/Customer_Measure`` with the same
+    filter (Get-entities-with-OData-path).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ci_toolkit.odata import eq
+from ci_toolkit.resources.data import DataMixin
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Customer360", "CustomersMixin"]
+
+logger = logging.getLogger(__name__)
+
+#: Entities behind the customer 360 view.
+PROFILE_ENTITY = "Customer"
+ACTIVITY_ENTITY = "UnifiedActivity"
+MEASURE_ENTITY = "Customer_Measure"
+KEY = "CustomerId"
+
+
+@dataclass(frozen=True)
+class Customer360:
+    """One customer: profile, activities (newest first) and measure values.
+
+    Attributes
+    ----------
+    customer_id : str
+        The unified ``CustomerId``.
+    profile : pandas.Series
+        The ``Customer`` row, typed.
+    activities : pandas.DataFrame
+        The customer's ``UnifiedActivity`` rows, newest first.
+    measures : pandas.Series
+        The customer's ``Customer_Measure`` values (empty when there are none).
+
+    Examples
+    --------
+    >>> c = ci.customer("00000000-0000-0000-0000-000000000001")  # doctest: +SKIP
+    >>> c.activities["ActivityType"].value_counts()  # doctest: +SKIP
+    """
+
+    customer_id: str
+    profile: pd.Series
+    activities: pd.DataFrame
+    measures: pd.Series
+
+    @property
+    def name(self) -> str:
+        """A display name from the profile (full name, first + last, or the id)."""
+        for key in ("FullName", "Name"):
+            value = self.profile.get(key)
+            if isinstance(value, str) and value:
+                return value
+        parts = [self.profile.get(k) for k in ("FirstName", "LastName")]
+        text = " ".join(p for p in parts if isinstance(p, str) and p)
+        return text or self.customer_id
+
+    def __repr__(self) -> str:
+        return (
+            f"Customer360({self.name!r}, id={self.customer_id!r}, "
+            f"{len(self.profile)} profile fields, {len(self.activities)} activities, "
+            f"{len(self.measures)} measures)"
+        )
+
+    def _repr_html_(self) -> str:
+        def table(series: pd.Series) -> str:
+            rows = "".join(
+                f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+                f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+                for k, v in series.items()
+                if v is not None and str(v) not in ("<NA>", "NaT", "nan")
+            )
+            return f"<table>{rows}</table>"
+
+        recent = self.activities.head(10)
+        return (
+            f"<h4>{html.escape(self.name)} <small>({html.escape(self.customer_id)})</small></h4>"
+            f"<b>Profile</b>{table(self.profile)}"
+            f"<b>Measures</b>{table(self.measures) if len(self.measures) else '<p>none</p>'}"
+            f"<b>Activities</b> ({len(self.activities)}, latest 10)"
+            f"{recent.to_html(index=False, max_cols=8)}"
+        )
+
+
+class CustomersMixin(DataMixin):
+    """Customer 360 reads."""
+
+    def customer(self, customer_id: str) -> Customer360:
+        """A customer's profile, activities and measures (customer 360).
+
+        Parameters
+        ----------
+        customer_id : str
+            The unified ``CustomerId``.
+
+        Returns
+        -------
+        Customer360
+            ``profile`` (Series), ``activities`` (DataFrame, newest first) and
+            ``measures`` (Series); displays as a small card in notebooks.
+
+        Raises
+        ------
+        ci_toolkit.exceptions.NotFoundError
+            When no profile has this id.
+
+        Examples
+        --------
+        >>> ci.customer(ci.query("Customer", top=1)["CustomerId"][0]).profile  # doctest: +SKIP
+        """
+        import pandas as pd
+
+        from ci_toolkit.exceptions import NotFoundError
+
+        if not isinstance(customer_id, str) or not customer_id:
+            raise ValueError("customer_id must be a non-empty string")
+        where = eq(KEY, customer_id)
+        profiles = self.query(PROFILE_ENTITY, filter=where, progress=False)
+        if profiles.empty:
+            raise NotFoundError(f"no customer profile with CustomerId {customer_id!r}", status=404)
+        profile = profiles.iloc[0]
+        profile.name = customer_id
+        activities = self.query(ACTIVITY_ENTITY, filter=where, progress=False)
+        for column in ("ActivityTime", "EndTime"):
+            if column in activities.columns:
+                activities = activities.sort_values(
+                    column, ascending=False, na_position="last", kind="stable"
+                ).reset_index(drop=True)
+                break
+        measure_rows = self.query(MEASURE_ENTITY, filter=where, progress=False)
+        if measure_rows.empty:
+            measures = pd.Series(dtype=object)
+        else:
+            measures = measure_rows.drop(columns=[KEY], errors="ignore").iloc[0]
+            measures.name = customer_id
+        return Customer360(customer_id, profile, activities, measures)
