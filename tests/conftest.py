@@ -26,7 +26,7 @@ def api(emulator: Emulator) -> Iterator[httpx.Client]:
         "Ocp-Apim-Subscription-Key": settings.subscription_key,
     }
     with httpx.Client(
-        base_url=settings.base_url, verify=str(settings.ca_file), headers=headers, timeout=30
+        base_url=settings.base_url, verify=settings.ssl_context(), headers=headers, timeout=30
     ) as client:
         yield client
 

@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import logging
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -84,6 +85,10 @@ class EmulatorSettings:
     ca_file: Path
     scope: str = API_SCOPE_USER_IMPERSONATION
     app_scope: str = API_SCOPE_DEFAULT
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A TLS context trusting this emulator's CA only (``httpx.Client(verify=...)``)."""
+        return ssl.create_default_context(cafile=str(self.ca_file))
 
 
 class _Protocol(H11Protocol):
