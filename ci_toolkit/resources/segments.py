@@ -181,10 +181,13 @@ def describe_segment_query(query: Mapping[str, Any] | None) -> str:
         if len(rowsets) > 1 and (" AND " in part or " OR " in part):
             part = f"({part})"
         operation = (rowset.get("rowsetOperation") or "none").lower()
-        if index == 0 or operation in ("none", ""):
-            text = f"{text} {part}".strip() if index == 0 else f"{text} AND {part}"
+        if index == 0:
+            text = f"NOT ({part})" if operation == "exclude" else part
         else:
-            word = {"include": "UNION", "exclude": "EXCEPT"}.get(operation, operation.upper())
+            # A later rowset without an operation adds its members (union).
+            word = {"none": "UNION", "include": "UNION", "exclude": "EXCEPT"}.get(
+                operation, operation.upper()
+            )
             text = f"{text} {word} {part}"
     return text
 
