@@ -16,6 +16,8 @@ tell a bad scope (AADSTS70011) from an unknown client (AADSTS700016), a wrong se
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 import logging
 import secrets
@@ -257,10 +259,13 @@ class AzureAD:
         """OIDC discovery document of the tenant (v2.0 and v1 paths)."""
         tenant = request.path_params["tenant"]
         if not self.state.directory.tenant_matches(tenant):
-            error = _AadError(
-                400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found."
+            return _AadError(
+                400,
+                "invalid_tenant",
+                90002,
+                f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID "
+                "and are signing into the correct cloud.",
             ).response()
-            return error
         base = self.base_url(request)
         tid = self.state.directory.tenant_id
         doc = {
@@ -546,9 +551,6 @@ def _field(value: object) -> str | None:
 
 
 def _basic_credentials(header: str) -> tuple[str | None, str | None]:
-    import base64
-    import binascii
-
     try:
         raw = base64.b64decode(header.split(" ", 1)[1]).decode()
     except (IndexError, ValueError, binascii.Error):
