@@ -1,0 +1,257 @@
+"""The gateway in front of /v1: subscription keys, bearer tokens, roles, throttling, faults."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ci_toolkit.emulator import Emulator
+from tests.emulator.contract import assert_matches_contract
+
+
+@pytest.fixture
+def bare(emulator: Emulator) -> Iterator[httpx.Client]:
+    """A client with no credentials at all."""
+    with httpx.Client(
+        base_url=emulator.settings.base_url, verify=emulator.settings.ssl_context(), timeout=30
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def faults(emulator: Emulator) -> Iterator[Emulator]:
+    """The emulator, with its fault settings restored after the test."""
+    before = emulator.faults
+    yield emulator
+    emulator.set_faults(
+        latency_ms=before.latency_ms,
+        rate_limit=before.rate_limit,
+        fault_rate=before.fault_rate,
+        kinds=before.kinds,
+        slow_seconds=before.slow_seconds,
+        retry_after=before.retry_after,
+        seed=before.seed,
+    )
+
+
+def creds(emulator: Emulator, token: str, key: str | None = None) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {token}",
+        "Ocp-Apim-Subscription-Key": key or emulator.settings.subscription_key,
+    }
+
+
+def test_missing_subscription_key(emulator: Emulator, bare: httpx.Client) -> None:
+    response = bare.get("/instances", headers={"Authorization": "Bearer x"})
+    assert response.status_code == 401
+    assert response.json() == {
+        "statusCode": 401,
+        "message": "Access denied due to missing subscription key. Make sure to include "
+        "subscription key when making requests to an API.",
+    }
+
+
+def test_invalid_subscription_key(emulator: Emulator, bare: httpx.Client) -> None:
+    response = bare.get("/instances", headers=creds(emulator, emulator.mint_token(), "wrong"))
+    assert response.status_code == 401
+    assert response.json()["message"] == (
+        "Access denied due to invalid subscription key. Make sure to provide a valid key "
+        "for an active subscription."
+    )
+
+
+def test_secondary_key_and_query_parameter_are_accepted(
+    emulator: Emulator, bare: httpx.Client
+) -> None:
+    token = emulator.mint_token()
+    secondary = emulator.state.directory.subscription_keys[1]
+    assert bare.get("/instances", headers=creds(emulator, token, secondary)).status_code == 200
+    response = bare.get(
+        "/instances",
+        params={"subscription-key": emulator.settings.subscription_key},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200
+
+
+def test_missing_token(emulator: Emulator, bare: httpx.Client) -> None:
+    headers = {"Ocp-Apim-Subscription-Key": emulator.settings.subscription_key}
+    response = bare.get("/instances", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.json()["statusCode"] == 401
+
+
+def forged_token(emulator: Emulator) -> str:
+    """A token with genuine-looking claims and kid, signed with someone else's key."""
+    genuine = emulator.mint_token()
+    claims = jwt.decode(genuine, options={"verify_signature": False})
+    kid = jwt.get_unverified_header(genuine)["kid"]
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return jwt.encode(claims, other, algorithm="RS256", headers={"kid": kid})
+
+
+def unsigned_token(emulator: Emulator) -> str:
+    claims = jwt.decode(emulator.mint_token(), options={"verify_signature": False})
+    return jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("make_token", "reason"),
+    [
+        (forged_token, "signature"),
+        (unsigned_token, "algorithm"),
+        (lambda emu: emu.mint_token(lifetime=-30), "expired"),
+        (lambda emu: emu.mint_token(audience="https://graph.microsoft.com"), "audience"),
+        (
+            lambda emu: emu.state.tokens.mint_access_token(
+                emu.state.directory.users[0],
+                issuer="https://login.microsoftonline.com/common/v2.0",
+                lifetime=60,
+            ),
+            "issuer",
+        ),
+        (lambda emu: emu.mint_token(scopes=["Files.Read"]), "user_impersonation"),
+        (lambda emu: "not.a.jwt", "malformed"),
+    ],
+    ids=["forged", "alg-none", "expired", "wrong-audience", "wrong-issuer", "no-scope", "junk"],
+)
+def test_rejected_tokens(
+    emulator: Emulator, bare: httpx.Client, make_token: Callable[[Emulator], str], reason: str
+) -> None:
+    response = bare.get("/instances", headers=creds(emulator, make_token(emulator)))
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer error="invalid_token"')
+    assert reason in challenge
+    assert response.json() == {
+        "statusCode": 401,
+        "message": "Unauthorized. Access token is missing or invalid.",
+    }
+    assert response.headers["x-ms-request-id"]
+
+
+def test_viewer_reads_but_cannot_change(
+    emulator: Emulator, bare: httpx.Client, instance_id: str
+) -> None:
+    viewer = creds(emulator, emulator.mint_token("viewer"))
+    assert bare.get(f"/instances/{instance_id}", headers=viewer).status_code == 200
+    segment = bare.post(
+        f"/instances/{instance_id}/manage/segments", headers=viewer, json={"name": "x"}
+    )
+    assert segment.status_code == 403
+    assert "'contributor'" in segment.json()["message"]
+    assert "viewer" in segment.json()["message"]
+    some_user = emulator.state.directory.user_for_role("contributor").object_id
+    rbac = bare.put(
+        f"/instances/{instance_id}/rbac/principals/{some_user}/assignment",
+        headers=viewer,
+        json={"roles": ["admin"]},
+    )
+    assert rbac.status_code == 403
+    assert "'admin'" in rbac.json()["message"]
+    assert emulator.state.instances[instance_id].role_assignments[some_user] == "contributor"
+
+
+def test_contributor_cannot_change_permissions(
+    emulator: Emulator, bare: httpx.Client, instance_id: str
+) -> None:
+    contributor = creds(emulator, emulator.mint_token("contributor"))
+    viewer_id = emulator.state.directory.user_for_role("viewer").object_id
+    path = f"/instances/{instance_id}/rbac/principals/{viewer_id}/assignment"
+    assert bare.put(path, headers=contributor, json={"roles": ["admin"]}).status_code == 403
+    assert bare.delete(path, headers=contributor).status_code == 403
+    assert bare.get(f"/instances/{instance_id}/rbac/assignments", headers=contributor).is_success
+
+
+def test_throttling_per_subscription_key(faults: Emulator, bare: httpx.Client) -> None:
+    faults.set_faults(rate_limit=2.0)
+    headers = creds(faults, faults.mint_token())
+    statuses = [bare.get("/instances", headers=headers) for _ in range(6)]
+    throttled = [r for r in statuses if r.status_code == 429]
+    assert throttled, [r.status_code for r in statuses]
+    assert statuses[0].status_code == 200
+    first = throttled[0]
+    seconds = int(first.headers["Retry-After"])
+    assert seconds >= 1
+    assert first.json() == {
+        "statusCode": 429,
+        "message": f"Rate limit is exceeded. Try again in {seconds} seconds.",
+    }
+    other_key = faults.state.directory.subscription_keys[1]
+    other = bare.get("/instances", headers=creds(faults, faults.mint_token(), other_key))
+    assert other.status_code == 200
+    time.sleep(0.6)  # the bucket refills at 2 per second
+    assert bare.get("/instances", headers=headers).status_code == 200
+
+
+def test_injected_429_and_503(faults: Emulator, api: httpx.Client) -> None:
+    faults.set_faults(fault_rate=1.0, kinds=("throttle",), retry_after=3)
+    throttled = api.get("/instances")
+    assert throttled.status_code == 429
+    assert throttled.headers["Retry-After"] == "3"
+    faults.set_faults(kinds=("unavailable",))
+    unavailable = api.get("/instances")
+    assert unavailable.status_code == 503
+    assert unavailable.json()["exceptionCulprit"] == "system"
+    assert unavailable.headers["x-ms-request-id"]
+    assert_matches_contract(unavailable, "Get-all-instances")  # 503 declares no body schema
+
+
+def test_injected_dropped_connection(faults: Emulator, api: httpx.Client) -> None:
+    faults.set_faults(fault_rate=1.0, kinds=("drop",))
+    with pytest.raises(httpx.TransportError):
+        api.get("/instances")
+    faults.set_faults(fault_rate=0.0)
+    assert api.get("/instances").status_code == 200  # the server survived
+
+
+def test_injected_slow_response(faults: Emulator, api: httpx.Client) -> None:
+    faults.set_faults(fault_rate=1.0, kinds=("slow",), slow_seconds=0.4)
+    started = time.perf_counter()
+    response = api.get("/instances")
+    assert response.status_code == 200
+    assert time.perf_counter() - started >= 0.4
+
+
+def test_faults_are_deterministic_for_a_seed(faults: Emulator, api: httpx.Client) -> None:
+    def run() -> list[int]:
+        faults.set_faults(fault_rate=0.5, kinds=("unavailable",), seed=11)
+        return [api.get("/instances").status_code for _ in range(16)]
+
+    first = run()
+    assert set(first) == {200, 503}
+    assert run() == first
+
+
+def test_latency_is_added_without_serializing_requests(faults: Emulator) -> None:
+    faults.set_faults(latency_ms=400)
+    settings = faults.settings
+    headers = creds(faults, faults.mint_token())
+
+    def call(_: int) -> float:
+        with httpx.Client(verify=settings.ssl_context(), headers=headers) as client:
+            started = time.perf_counter()
+            assert client.get(settings.base_url + "/instances").status_code == 200
+            return time.perf_counter() - started
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        durations = list(pool.map(call, range(6)))
+    total = time.perf_counter() - started
+    assert min(durations) >= 0.4
+    assert total < 6 * 0.4 / 2  # six requests slept concurrently, not one after another
+
+
+def test_fault_settings_are_validated(faults: Emulator) -> None:
+    with pytest.raises(ValueError, match="fault_rate"):
+        faults.set_faults(fault_rate=2)
+    with pytest.raises(ValueError, match="kinds"):
+        faults.set_faults(kinds=("meteor",))
+    assert faults.faults.fault_rate == 0.0
