@@ -1,0 +1,120 @@
+"""The OData data endpoint ``GET /instances/{instanceId}/data/{relativePath}``, and helpers the
+data room's route modules share (store lookup, query parameters, error mapping).
+
+Database work runs in a worker thread (``run_in_threadpool``) with that thread's own DuckDB
+cursor, so concurrent requests proceed in parallel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ci_toolkit.emulator.data.odata import ODataQueryError
+from ci_toolkit.emulator.data.store import DataStore, DefinitionError, NotFoundError, ODataPage
+from ci_toolkit.emulator.errors import ApiError
+from ci_toolkit.emulator.routes import RequestContext, operation
+from ci_toolkit.emulator.routes._common import json_response, require_instance
+
+__all__ = ["bool_param", "call_store", "int_param", "store_of"]
+
+T = TypeVar("T")
+
+
+def store_of(ctx: RequestContext) -> DataStore:
+    """The DataStore of the instance named in the path."""
+    return require_instance(ctx).data
+
+
+def bool_param(request: Request, name: str, default: bool = False) -> bool:
+    """A boolean query parameter (``true``/``false``); 400 for anything else."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() not in {"true", "false"}:
+        raise ApiError(400, "InvalidParameter", f"'{name}' must be true or false, not '{value}'.")
+    return value.lower() == "true"
+
+
+def int_param(request: Request, name: str) -> int | None:
+    """A non-negative integer query parameter; 400 for anything else."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise ApiError(
+            400, "InvalidParameter", f"'{name}' must be a non-negative integer, not '{value}'."
+        )
+    return int(value)
+
+
+async def call_store(
+    func: Callable[..., T],
+    *args: Any,
+    odata: bool = False,
+    raise_definition_errors: bool = False,
+    **kwargs: Any,
+) -> T:
+    """Run a DataStore method in a worker thread, mapping its errors to API errors.
+
+    With ``raise_definition_errors`` a :class:`DefinitionError` propagates as is (for the
+    operations whose 400 body is a ``ParsingError``).
+    """
+    try:
+        return await run_in_threadpool(func, *args, **kwargs)
+    except NotFoundError as exc:
+        code = "".join(part.capitalize() for part in exc.kind.split()) + "NotFound"
+        raise ApiError(404, code, exc.message, odata=odata, target=exc.name) from None
+    except DefinitionError as exc:
+        if raise_definition_errors:
+            raise
+        raise ApiError(400, "InvalidDefinition", exc.message, odata=odata) from None
+    except ODataQueryError as exc:
+        raise ApiError(400, exc.code, exc.message, odata=True, target=exc.target) from None
+
+
+def _next_link(request: Request, token: str) -> str:
+    kept = [
+        (k, v) for k, v in request.query_params.multi_items() if k not in {"$skip", "$skiptoken"}
+    ]
+    kept.append(("$skiptoken", token))
+    base = str(request.url.replace(query=""))
+    return f"{base}?{urlencode(kept, quote_via=quote, safe=',()')}"
+
+
+def _context(request: Request, page: ODataPage) -> str:
+    url = str(request.url.replace(query=""))
+    root = url[: url.rfind("/data/") + len("/data/")]
+    suffix = f"({','.join(page.select)})" if page.select else ""
+    return f"{root}$metadata#{page.entity}{suffix}"
+
+
+@operation("Get-entities-with-OData-path")
+async def get_entities(request: Request, ctx: RequestContext) -> Response:
+    """One page of an entity's rows with ``$filter``, ``$select``, ``$orderby``... applied."""
+    store = store_of(ctx)
+    path = str(request.path_params.get("relativePath", "")).strip("/")
+    if not path or "/" in path or "(" in path:
+        raise ApiError(
+            404 if path else 400,
+            "EntityNotFound" if path else "BadRequest",
+            f"'{path}' is not an entity; use /data/<EntityName>, e.g. /data/Customer."
+            if path
+            else "The request names no entity; use /data/<EntityName>, e.g. /data/Customer.",
+            odata=True,
+            target=path or None,
+        )
+    options = {k: v for k, v in request.query_params.items()}
+    page = await call_store(store.odata_page, path, options, odata=True)
+    body: dict[str, Any] = {"@odata.context": _context(request, page)}
+    if page.count is not None:
+        body["@odata.count"] = page.count
+    body["value"] = page.rows
+    if page.next_token is not None:
+        body["@odata.nextLink"] = _next_link(request, page.next_token)
+    return json_response(body, ctx)
