@@ -84,7 +84,8 @@ def _next_link(request: Request, token: str) -> str:
     ]
     kept.append(("$skiptoken", token))
     base = str(request.url.replace(query=""))
-    return f"{base}?{urlencode(kept, quote_via=quote, safe=',()')}"
+    query = urlencode(kept, quote_via=quote, safe="$,()'")
+    return f"{base}?{query}"
 
 
 def _context(request: Request, page: ODataPage) -> str:
