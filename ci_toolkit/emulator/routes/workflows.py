@@ -57,11 +57,11 @@ def _bool(request: Request, name: str, default: bool) -> bool:
     if value is None or value == "":
         return default
     lowered = value.lower()
-    if lowered not in ("true", "false"):
+    if lowered not in ("true", "false", "1", "0"):
         raise ApiError(
             400, "InvalidQueryParameter", f"{name} must be true or false, not {value!r}."
         )
-    return lowered == "true"
+    return lowered in ("true", "1")
 
 
 def _top(request: Request, default: int) -> int:

@@ -17,7 +17,6 @@ def upstream_not_successful(names: list[str]) -> dict[str, Any]:
         "Skipped because these upstream tasks did not succeed: " + ", ".join(names),
         culprit="system",
         severity="warning",
-        params={"upstream": names},
     )
 
 
