@@ -127,12 +127,12 @@ def test_segment_job_evaluates_the_named_segments(
 
 
 def test_body_of_an_on_demand_request_is_accepted(api: httpx.Client, instance_id: str) -> None:
-    body = {"operationType": "export", "identifiers": ["sftp-churn-risk"], "jobType": "full"}
+    body = {"operationType": "export", "identifiers": ["sftp-call-centre"], "jobType": "full"}
     response = api.post(f"{workflow(instance_id)}/jobs", json=body)
     assert_matches_contract(response, "Submit-a-workflow-job")
     assert response.json()["operationType"] == "export"
     assert [t["friendlyName"] for t in response.json()["tasks"]] == [
-        "SFTP: Churn risk list for the call centre"
+        "SFTP: Follow-up list for the call centre"
     ]
     wait_for_job(api, instance_id, response.json()["jobId"])
 

@@ -107,7 +107,7 @@ def test_full_refresh_runs_in_dependency_order(tmp_path: Path) -> None:
             assert upstream.ended <= task.started, (upstream.friendly_name, task.friendly_name)
     statuses = {task.friendly_name: task.status for task in job.tasks}
     assert statuses["Google Ads: High-value audience for Google Ads"] == "failed"
-    assert statuses["Braze: Win-back campaign to Braze (detached)"] == "skipped"
+    assert statuses["Braze: Win-back campaign to Braze"] == "skipped"
     assert statuses["Merge: Customer"] == "successful"
     assert sorted(data.evaluated) == sorted(data.segment_names())
     assert data.measured == ["TotalSpend"]

@@ -139,10 +139,10 @@ def demo_exports(segment_names: list[str], entity_names: list[str]) -> list[Expo
     used: set[str] = set()
     table = "Customer" if "Customer" in entity_names or not entity_names else entity_names[0]
     gold = _pick(segment_names, ("gold", "loyal", "vip", "platinum"), used, "Customer")
-    churn = _pick(segment_names, ("churn", "lapsed", "risk", "inactive"), used, "Customer")
+    service = _pick(segment_names, ("complain", "churn", "risk", "service"), used, "Customer")
     value = _pick(segment_names, ("value", "spend", "big"), used, "Customer")
     email = _pick(segment_names, ("email", "newsletter", "subscri", "new"), used, "Customer")
-    winback = _pick(segment_names, ("win", "back", "dormant"), used, "Customer")
+    winback = _pick(segment_names, ("lapsed", "dormant", "win", "inactive"), used, "Customer")
     return [
         ExportDefinition(
             identifier="braze-gold-members",
@@ -158,10 +158,10 @@ def demo_exports(segment_names: list[str], entity_names: list[str]) -> list[Expo
             file_format="parquet",
         ),
         ExportDefinition(
-            identifier="sftp-churn-risk",
-            name="Churn risk list for the call centre",
+            identifier="sftp-call-centre",
+            name="Follow-up list for the call centre",
             connection_type="SFTP",
-            source=churn,
+            source=service,
         ),
         ExportDefinition(
             identifier="googleads-high-value",
@@ -183,7 +183,7 @@ def demo_exports(segment_names: list[str], entity_names: list[str]) -> list[Expo
         ),
         ExportDefinition(
             identifier="braze-winback",
-            name="Win-back campaign to Braze (detached)",
+            name="Win-back campaign to Braze",
             connection_type="Braze",
             source=winback,
             detached=True,

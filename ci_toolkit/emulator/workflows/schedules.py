@@ -41,7 +41,7 @@ _NAMESPACE = uuid.UUID("0b6f2a9e-5d1c-4e8b-9f3a-6c2d7e1b4a90")
 DEMO_EXPORT_CRONS: dict[str, tuple[list[str], str]] = {
     "braze-gold-members": (["0 6 * * *"], "Europe/London"),
     "adls-customer-profiles": (["30 3 * * *"], "UTC"),
-    "sftp-churn-risk": (["0 5 * * 1"], "America/New_York"),
+    "sftp-call-centre": (["0 5 * * 1"], "America/New_York"),
     "googleads-high-value": (["0 7 * * *"], "America/Los_Angeles"),
     "d365mkt-newsletter": (["0 8 * * *", "0 20 * * *"], "Europe/Berlin"),
     "braze-winback": (["0 9 * * 1-5"], "Europe/London"),
