@@ -42,7 +42,7 @@ def attribute_profile(
     total, present, distinct, low, high = cur.execute(
         f"SELECT count(*), count({col}), approx_count_distinct({col}), min({col}), max({col}) "
         f"FROM {relation}"
-    ).fetchone()
+    ).fetchall()[0]
     profile: dict[str, Any] = {
         "qualifiedEntityName": entity,
         "attributeName": column,
@@ -70,7 +70,7 @@ def attribute_profile(
             f"var_samp({numeric}), skewness({numeric}), kurtosis({numeric}), min({numeric}), "
             f"max({numeric}) FROM {relation}",
             [qs],
-        ).fetchone()
+        ).fetchall()[0]
         quantiles, mean, std, var, skew, kurt, nmin, nmax = row
         profile["quantiles"] = {
             name: _number(v) for name, v in zip(_QUANTILES, quantiles or [], strict=False)

@@ -304,7 +304,7 @@ class DataStore:
     def entity_size(self, name: str) -> dict[str, Any]:
         """``EntitySize``: row count and an estimate of the stored bytes."""
         info = self.entity(name)
-        rows = int(self.cursor().execute(f"SELECT count(*) FROM {info.relation}").fetchone()[0])
+        rows = int(self.cursor().execute(f"SELECT count(*) FROM {info.relation}").fetchall()[0][0])
         width = sum(
             8 if not t.upper().startswith("VARCHAR") else 20 for t in self.columns(name).values()
         )
@@ -314,7 +314,7 @@ class DataStore:
         """``EntityDataProfile`` of an entity (attribute profiles when asked)."""
         info = self.entity(name)
         cols = self.columns(name)
-        rows = int(self.cursor().execute(f"SELECT count(*) FROM {info.relation}").fetchone()[0])
+        rows = int(self.cursor().execute(f"SELECT count(*) FROM {info.relation}").fetchall()[0][0])
         profile: dict[str, Any] = {
             "qualifiedEntityName": name,
             "rowCount": rows,
@@ -429,10 +429,8 @@ class DataStore:
     def activity_counts(self, customer_id: str) -> dict[str, int]:
         """ActivityType -> number of activities of one customer."""
         cur = self.cursor()
-        if (
-            cur.execute("SELECT 1 FROM Customer WHERE CustomerId = ?", [customer_id]).fetchone()
-            is None
-        ):
+        found = cur.execute("SELECT 1 FROM Customer WHERE CustomerId = ?", [customer_id]).fetchall()
+        if not found:
             raise NotFoundError("customer", customer_id)
         rows = cur.execute(
             "SELECT ActivityType, count(*) FROM UnifiedActivity WHERE CustomerId = ? "
@@ -450,17 +448,18 @@ class DataStore:
             raise NotFoundError("profile table", f"{data_source}/{entity}")
         keys = [t for ts in DATA_SOURCES.values() for t in ts if t.kind == "profile"]
         cols = ", ".join(quote_ident(t.alternate_key) for t in keys)
-        row = (
+        rows = (
             self.cursor()
             .execute(
                 f"SELECT CustomerId, {cols} FROM Customer "
                 f"WHERE {quote_ident(table.alternate_key)} = ?",
                 [key],
             )
-            .fetchone()
+            .fetchall()
         )
-        if row is None:
+        if not rows:
             raise NotFoundError("key", key)
+        row = rows[0]
         ring = [
             {"dataSourceName": t.data_source, "entityName": t.name, "key": value}
             for t, value in zip(keys, row[1:], strict=True)
@@ -555,7 +554,7 @@ class DataStore:
             raw = result.fetchall()
             count = None
             if count_text == "true":
-                count = int(cur.execute(plan.count_sql, plan.count_params).fetchone()[0])
+                count = int(cur.execute(plan.count_sql, plan.count_params).fetchall()[0][0])
         except duckdb.Error as exc:
             logger.info("OData query failed: %s", exc)
             raise ODataQueryError(
@@ -615,7 +614,12 @@ class DataStore:
         relation = self._segment_relation(source)
         if relation is None:
             relation = self.entity(source).relation
-        table: pa.Table = self.cursor().execute(f"SELECT * FROM {relation}").to_arrow_table()
+        with self._cursor_lock:
+            cur = self._con.cursor()
+        try:
+            table: pa.Table = cur.sql(f"SELECT * FROM {relation}").to_arrow_table()
+        finally:
+            cur.close()
         return table
 
     # ------------------------------------------------------------------------------------------
@@ -656,7 +660,7 @@ class DataStore:
                 params,
             )
             count = int(
-                cur.execute(f"SELECT count(*) FROM {_segment_relation(name)}").fetchone()[0]
+                cur.execute(f"SELECT count(*) FROM {_segment_relation(name)}").fetchall()[0][0]
             )
         except (SegmentDefinitionError, duckdb.Error) as exc:
             message = getattr(exc, "message", None) or str(exc).splitlines()[0]
@@ -736,9 +740,12 @@ class DataStore:
             out = {k: copy.deepcopy(v) for k, v in segment.items() if not k.startswith("_")}
             if include_history:
                 days = HISTORY_DAYS if history_days is None else max(history_days, 0)
-                cutoff = _iso(_utcnow() - timedelta(days=days))
+                history = self._history.get(name, [])
+                newest = max([_iso(self.now), *(p["evaluationDate"] for p in history[-1:])])
+                reference = datetime.fromisoformat(newest.replace("Z", "+00:00"))
+                cutoff = _iso(reference - timedelta(days=days))
                 out["evaluationStatusHistory"] = [
-                    dict(p) for p in self._history.get(name, []) if p["evaluationDate"] >= cutoff
+                    dict(p) for p in history if p["evaluationDate"] > cutoff
                 ]
             return out
 
@@ -901,7 +908,7 @@ class DataStore:
             avg = f"avg({col})" if numeric else "NULL"
             row = cur.execute(
                 f"SELECT count({col}), {avg}, min({col}), max({col}) FROM Customer_Measure"
-            ).fetchone()
+            ).fetchall()[0]
             values = {
                 "customerCount": str(row[0]),
                 "average": _fmt(row[1]),
@@ -911,7 +918,7 @@ class DataStore:
             values = {k: v for k, v in values.items() if v is not None}
         else:
             sql, params = plan.scalar_sql()
-            row = cur.execute(sql, params).fetchone()
+            row = cur.execute(sql, params).fetchall()[0]
             values = {
                 alias: v
                 for (alias, _), value in zip(plan.select, row, strict=True)
@@ -1002,7 +1009,7 @@ class DataStore:
                     name, measure["definition"], self._schemas_for_plan(), now=day
                 )
                 sql, params = day_plan.scalar_sql(until=day.replace(tzinfo=None))
-                row = cur.execute(sql, params).fetchone()
+                row = cur.execute(sql, params).fetchall()[0]
                 values = {
                     a: v for (a, _), x in zip(plan.select, row, strict=True) if (v := _fmt(x))
                 }

@@ -1,0 +1,239 @@
+"""The DataStore directly: demo data, segment and measure evaluation (checked against pandas),
+persistence, thread safety and the methods the workflow engine calls."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from ci_toolkit.emulator.data.store import DataStore, DefinitionError, NotFoundError
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def store() -> Any:
+    data = DataStore(instance_id="00000000-0000-0000-0000-000000000001", profiles=400, seed=3,
+                     now=NOW)  # fmt: skip
+    yield data
+    data.close()
+
+
+@pytest.fixture(scope="module")
+def frames(store: DataStore) -> dict[str, pd.DataFrame]:
+    return {
+        name: store.export_table(name).to_pandas()
+        for name in ("Customer", "UnifiedActivity", "Customer_Measure")
+    }
+
+
+def test_demo_is_deterministic_and_sized(store: DataStore, frames: dict[str, pd.DataFrame]) -> None:
+    again = DataStore(instance_id="x", profiles=400, seed=3, now=NOW)
+    try:
+        assert again.export_table("Customer").equals(store.export_table("Customer"))
+        other = DataStore(instance_id="x", profiles=400, seed=4, now=NOW)
+        assert not other.export_table("Customer").equals(store.export_table("Customer"))
+        other.close()
+    finally:
+        again.close()
+    customers, activities = frames["Customer"], frames["UnifiedActivity"]
+    assert len(customers) == 400
+    assert customers.CustomerId.is_unique
+    assert 8 * 400 < len(activities) < 12 * 400
+    assert set(activities.ActivityType) == {"Purchase", "WebVisit", "EmailOpen", "SupportCase"}
+    assert customers.LastName.str.contains("'").any()
+    assert (activities.ActivityTime < NOW.replace(tzinfo=None)).all()
+    assert set(activities.CustomerId) <= set(customers.CustomerId)
+
+
+def test_alternate_keys_and_source_tables(
+    store: DataStore, frames: dict[str, pd.DataFrame]
+) -> None:
+    customers = frames["Customer"]
+    for column in ("PosSystem_Customers_PosCustomerId", "LoyaltyApp_Members_MemberId"):
+        assert column in customers.columns
+    pos = store.export_table("PosSystem_Customers").to_pandas()
+    assert len(pos) == customers.PosSystem_Customers_PosCustomerId.notna().sum()
+    assert {"PosSystem_Customers", "ServiceDesk_Cases"} <= set(store.entity_names())
+
+
+def test_profile_measures_match_pandas(frames: dict[str, pd.DataFrame]) -> None:
+    acts, measures = frames["UnifiedActivity"], frames["Customer_Measure"].set_index("CustomerId")
+    purchases = acts[acts.ActivityType == "Purchase"].groupby("CustomerId")
+    spend = purchases.Amount.sum().reindex(measures.index, fill_value=0)
+    assert measures.TotalSpend.round(2).tolist() == spend.round(2).tolist()
+    counts = purchases.size().reindex(measures.index, fill_value=0)
+    assert measures.PurchaseCount.tolist() == counts.tolist()
+    cases = acts[acts.ActivityType == "SupportCase"].groupby("CustomerId").size()
+    assert measures.SupportCases.tolist() == cases.reindex(measures.index, fill_value=0).tolist()
+
+
+def test_segments_match_pandas(store: DataStore, frames: dict[str, pd.DataFrame]) -> None:
+    customers = frames["Customer"]
+    measures = frames["Customer_Measure"].set_index("CustomerId")
+    acts = frames["UnifiedActivity"]
+
+    def members(name: str) -> set[str]:
+        return set(store.export_table(name).to_pandas().CustomerId)
+
+    gold = set(customers[customers.LoyaltyTier.isin(["Gold", "Platinum"])].CustomerId)
+    assert members("GoldAndPlatinumMembers") == gold
+    irish = customers[(customers.Country == "Ireland") & customers.EmailOptIn]
+    assert members("IrishEmailSubscribers") == set(irish.CustomerId)
+    high = set(measures.index[measures.TotalSpend > 400])
+    assert members("HighValueCustomers") == high
+    since = NOW.replace(tzinfo=None) - timedelta(days=30)
+    recent = acts[(acts.ActivityType == "WebVisit") & (acts.ActivityTime >= since)]
+    assert members("RecentWebVisitors") == set(recent.CustomerId)
+    complainers = set(measures.index[measures.SupportCases > 0])
+    only_gold = set(customers[customers.LoyaltyTier == "Gold"].CustomerId)
+    assert members("GoldWithoutComplaints") == only_gold - complainers
+    for name in ("GoldAndPlatinumMembers", "HighValueCustomers", "RecentWebVisitors"):
+        assert 0 < len(members(name)) < len(customers)
+        assert store.segment(name)["evaluationStatus"]["entityCount"] == len(members(name))
+
+
+def test_segment_metadata_history_and_states(store: DataStore) -> None:
+    segments = store.segments(include_history=True, history_days=90)
+    assert len(segments) >= 6
+    states = {s["state"] for s in segments}
+    assert {"active", "inactive"} <= states
+    for segment in segments:
+        history = segment["evaluationStatusHistory"]
+        assert len(history) >= 50
+        dates = [p["evaluationDate"] for p in history]
+        assert dates == sorted(dates)
+    assert "evaluationStatusHistory" not in store.segments()[0]
+    assert len(store.segments(limit=2)) == 2
+
+
+def test_odata_filter_by_segment_membership(store: DataStore) -> None:
+    page = store.odata_page(
+        "Customer",
+        {"$filter": "IsMemberOfSegment('GoldAndPlatinumMembers')", "$count": "true"},
+    )
+    assert page.count == store.segment("GoldAndPlatinumMembers")["evaluationStatus"]["entityCount"]
+    assert all(r["LoyaltyTier"] in {"Gold", "Platinum"} for r in page.rows)
+
+
+def test_create_update_delete_segment_and_persistence(tmp_path: Path) -> None:
+    data = DataStore(instance_id="i", profiles=200, seed=5, now=NOW, data_dir=tmp_path)
+    body = {
+        "name": "Dubliners",
+        "segmentQueryExpression": {
+            "rowsets": [
+                {"criteria": {"attribute": "Customer.City", "comparisonOperator": "equals",
+                              "value": "dublin", "ignoreCase": True}}
+            ]
+        },
+    }  # fmt: skip
+    try:
+        created = data.create_segment(body, actor="tester")
+        customers = data.export_table("Customer").to_pandas()
+        assert created["evaluationStatus"]["entityCount"] == int((customers.City == "Dublin").sum())
+        with pytest.raises(DefinitionError, match="already exists"):
+            data.create_segment(body)
+        bad = json.loads(json.dumps(body))
+        bad["segmentQueryExpression"]["rowsets"][0]["criteria"]["attribute"] = "Customer.Shoe"
+        with pytest.raises(DefinitionError, match="no attribute 'Shoe'"):
+            data.create_segment({**bad, "name": "Broken"})
+        bad["segmentQueryExpression"]["rowsets"][0]["criteria"].update(
+            attribute="Customer.City", comparisonOperator="sortOf"
+        )
+        with pytest.raises(DefinitionError, match="Unknown comparison operator 'sortOf'"):
+            data.create_segment({**bad, "name": "Broken"})
+        data.delete_segment("YoungAdults")
+        data.set_segment_state("Dubliners", False)
+    finally:
+        data.close()
+    reopened = DataStore(instance_id="i", profiles=200, seed=5, now=NOW, data_dir=tmp_path)
+    try:
+        assert "Dubliners" in reopened.segment_names()
+        assert "YoungAdults" not in reopened.segment_names()
+        assert reopened.segment("Dubliners")["state"] == "inactive"
+        assert "Dubliners" in reopened.entity_names()
+    finally:
+        reopened.close()
+
+
+def test_measures_outputs_and_history(store: DataStore, frames: dict[str, pd.DataFrame]) -> None:
+    acts = frames["UnifiedActivity"]
+    revenue = acts[acts.ActivityType == "Purchase"].Amount.sum()
+    measure = store.measure("TotalRevenue", include_history=True, history_days=5)
+    assert float(measure["output"]["values"]["TotalRevenue"]) == pytest.approx(revenue, abs=0.01)
+    history = measure["outputHistory"]
+    assert len(history) == 5
+    values = [float(p["values"]["TotalRevenue"]) for p in history]
+    assert values == sorted(values) and values[-1] <= revenue + 0.01
+    assert {m["name"] for m in store.measures()} >= {"TotalSpend", "AverageBasket"}
+
+
+def test_measure_lifecycle(tmp_path: Path) -> None:
+    data = DataStore(instance_id="i", profiles=150, seed=6, now=NOW)
+    try:
+        body = {
+            "name": "WebVisitCount",
+            "definition": {
+                "isProfile": True,
+                "linkedEntities": [{"kind": "base", "entity": "UnifiedActivity"}],
+                "aggregates": [{"operation": "count", "field": "ActivityId"}],
+                "filteringCriteria": {"attribute": "ActivityType", "comparisonOperator": "equals",
+                                      "value": "WebVisit"},
+            },
+        }  # fmt: skip
+        data.create_measure(body)
+        table = data.export_table("Customer_Measure").to_pandas()
+        acts = data.export_table("UnifiedActivity").to_pandas()
+        expected = (acts.ActivityType == "WebVisit").sum()
+        assert table.WebVisitCount.sum() == expected
+        with pytest.raises(DefinitionError, match="Unsupported aggregate operation 'median'"):
+            data.update_measure(
+                "WebVisitCount",
+                {"definition": {**body["definition"], "aggregates": [{"operation": "median",
+                                                                       "field": "Amount"}]}},
+            )  # fmt: skip
+        data.delete_measure("WebVisitCount")
+        assert "WebVisitCount" not in data.columns("Customer_Measure")
+        with pytest.raises(NotFoundError):
+            data.measure("WebVisitCount")
+    finally:
+        data.close()
+
+
+def test_workflow_methods(store: DataStore) -> None:
+    sources = store.data_sources()
+    assert {s["name"] for s in sources} >= {"PosSystem", "Webshop", "LoyaltyApp"}
+    assert all(s["dataSourceId"] == s["dataSourceMetadata"]["dataSourceId"] for s in sources)
+    before = store.segment("RecentWebVisitors")["evaluationStatus"]["evaluationDate"]
+    count = store.evaluate_segment("RecentWebVisitors")
+    status = store.segment("RecentWebVisitors")["evaluationStatus"]
+    assert status["entityCount"] == count and status["evaluationDate"] >= before
+    store.evaluate_measure("TotalSpend")
+    table = store.export_table("HighValueCustomers")
+    assert isinstance(table, pa.Table) and table.num_rows > 0
+    with pytest.raises(NotFoundError):
+        store.export_table("NoSuchThing")
+    with pytest.raises(NotFoundError):
+        store.evaluate_segment("NoSuchSegment")
+
+
+def test_parallel_reads_and_writes(store: DataStore) -> None:
+    def read(i: int) -> int:
+        page = store.odata_page("Customer", {"$filter": f"Country ne 'Nowhere{i}'", "$top": "5"})
+        return len(page.rows)
+
+    def write(_: int) -> int:
+        return store.evaluate_segment("GoldAndPlatinumMembers")
+
+    with ThreadPoolExecutor(8) as pool:
+        reads = list(pool.map(read, range(40)))
+        writes = list(pool.map(write, range(4)))
+    assert reads == [5] * 40
+    assert len(set(writes)) == 1
