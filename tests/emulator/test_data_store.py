@@ -171,7 +171,8 @@ def test_measures_outputs_and_history(store: DataStore, frames: dict[str, pd.Dat
     history = measure["outputHistory"]
     assert len(history) == 5
     values = [float(p["values"]["TotalRevenue"]) for p in history]
-    assert values == sorted(values) and values[-1] <= revenue + 0.01
+    assert values == sorted(values)
+    assert values[-1] <= revenue + 0.01
     assert {m["name"] for m in store.measures()} >= {"TotalSpend", "AverageBasket"}
 
 
@@ -214,10 +215,12 @@ def test_workflow_methods(store: DataStore) -> None:
     before = store.segment("RecentWebVisitors")["evaluationStatus"]["evaluationDate"]
     count = store.evaluate_segment("RecentWebVisitors")
     status = store.segment("RecentWebVisitors")["evaluationStatus"]
-    assert status["entityCount"] == count and status["evaluationDate"] >= before
+    assert status["entityCount"] == count
+    assert status["evaluationDate"] >= before
     store.evaluate_measure("TotalSpend")
     table = store.export_table("HighValueCustomers")
-    assert isinstance(table, pa.Table) and table.num_rows > 0
+    assert isinstance(table, pa.Table)
+    assert table.num_rows > 0
     with pytest.raises(NotFoundError):
         store.export_table("NoSuchThing")
     with pytest.raises(NotFoundError):
