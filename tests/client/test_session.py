@@ -85,9 +85,11 @@ def test_not_found_carries_status_code_and_request_id(session: ApiSession) -> No
 
 def test_wrong_subscription_key_is_an_authentication_error(emulator: Emulator) -> None:
     settings = _settings(emulator, subscription_key="not-the-right-key-123")
-    with open_session(settings, prompt=_quiet, token_cache=False) as s:
-        with pytest.raises(exc.AuthenticationError, match="CI_SUBSCRIPTION_KEY") as info:
-            s.request_json("GET", "instances")
+    with (
+        open_session(settings, prompt=_quiet, token_cache=False) as s,
+        pytest.raises(exc.AuthenticationError, match="CI_SUBSCRIPTION_KEY") as info,
+    ):
+        s.request_json("GET", "instances")
     assert info.value.status == 401
     assert "not-the-right-key-123" not in str(info.value)
 
@@ -95,13 +97,15 @@ def test_wrong_subscription_key_is_an_authentication_error(emulator: Emulator) -
 def test_viewer_cannot_submit_a_job(faulty: Emulator, instance_id: str) -> None:
     faulty.set_auto_approve(True, role="viewer")
     try:
-        with open_session(_settings(faulty), prompt=_quiet, token_cache=False) as s:
-            with pytest.raises(exc.PermissionDeniedError) as info:
-                s.request_json(
-                    "POST",
-                    f"instances/{faulty.settings.instance_id}/workflows/main/jobs",
-                    params={"operationType": "all"},
-                )
+        with (
+            open_session(_settings(faulty), prompt=_quiet, token_cache=False) as s,
+            pytest.raises(exc.PermissionDeniedError) as info,
+        ):
+            s.request_json(
+                "POST",
+                f"instances/{faulty.settings.instance_id}/workflows/main/jobs",
+                params={"operationType": "all"},
+            )
     finally:
         faulty.set_auto_approve(True, role="admin")
     assert info.value.status == 403
