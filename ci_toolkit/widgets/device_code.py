@@ -89,7 +89,7 @@ class DeviceCodePrompt:
         if self._display:
             from IPython.display import display
 
-            display(self.widget)
+            display(self.widget)  # type: ignore[no-untyped-call]
 
     def waiting(self, seconds_left: float) -> None:
         """Update the countdown."""
