@@ -122,7 +122,7 @@ def test_segment_job_evaluates_the_named_segments(
     segments = [t for t in done["tasks"] if t["operationType"] == "segmentation"]
     assert sorted(t["friendlyName"] for t in segments) == sorted(names)
     assert all(t["taskStatus"] == "successful" for t in segments)
-    assert sorted(spy.segments) == sorted(names)
+    assert set(names) <= set(spy.segments)
     assert {t["operationType"] for t in done["tasks"]} <= {"segmentation", "export"}
 
 

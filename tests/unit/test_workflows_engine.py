@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,7 +73,7 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 def make_engine(
     tmp_path: Path, *, data: FakeData | None = None, scale: float = 0.002
 ) -> WorkflowEngine:
-    return WorkflowEngine(
+    engine = WorkflowEngine(
         data=data or FakeData(),  # type: ignore[arg-type]
         time_scale=scale,
         output_dir=tmp_path / "out",
@@ -81,6 +81,8 @@ def make_engine(
         now=NOW,
         data_dir=tmp_path / "data",
     )
+    engine.run_schedules = False  # tests submit their own jobs; see test_due_schedules
+    return engine
 
 
 async def finish(job: Job) -> Job:
@@ -259,3 +261,56 @@ def test_close_from_another_thread_stops_running_jobs(tmp_path: Path) -> None:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
+
+
+def test_due_schedules_fire_once_per_window(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    body = {"operationType": "export", "identifiers": ["braze-gold-members"]}
+    every_minute, inactive = run(
+        engine.create_schedules(
+            [
+                dict(body, cronSchedules=["* * * * *"]),
+                dict(body, cronSchedules=["* * * * *"], isActive=False),
+            ]
+        )
+    )
+    start = datetime(2026, 11, 23, 12, 0, 30, tzinfo=UTC)
+    due, wake = engine._due(start, start + timedelta(minutes=3))
+    ids = [s["scheduleId"] for s in due]
+    assert ids.count(every_minute["scheduleId"]) == 1
+    assert inactive["scheduleId"] not in ids
+    assert wake == datetime(2026, 11, 23, 12, 4, tzinfo=UTC)
+    # the nightly refresh (02:00 UTC) is not due at noon
+    assert all(s["operationType"] == "export" for s in due)
+
+
+def test_scheduler_submits_scheduled_jobs(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    engine.now = datetime.now(UTC) - timedelta(minutes=2)
+
+    async def scenario() -> list[Job]:
+        await engine.create_schedules(
+            [
+                {
+                    "operationType": "export",
+                    "identifiers": ["braze-gold-members"],
+                    "cronSchedules": ["* * * * *"],
+                }
+            ]
+        )
+        engine.run_schedules = True
+        await engine.graph()  # starts the scheduler: the last minute holds one occurrence
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            jobs = [j for j in await engine.jobs(top=5) if j.submitted > engine.now]
+            if jobs:
+                await finish(jobs[0])
+                await engine.aclose()
+                return jobs
+        await engine.aclose()
+        return []
+
+    jobs = run(scenario())
+    assert [job.submission_kind for job in jobs] == ["scheduled"]
+    assert jobs[0].identifiers == ["braze-gold-members"]
+    assert jobs[0].status == "successful"

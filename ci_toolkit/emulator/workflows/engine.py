@@ -17,22 +17,26 @@ Semantics (what the real service does, as far as the emulator imitates it):
   ``canceled``) and stops its running work; cancelling a finished job changes nothing.
 - A job ends ``failed`` if any task failed, ``skipped`` if all tasks were skipped, else
   ``successful``.
+- Active schedules fire on the wall clock (not on ``time_scale``) while the server runs:
+  each due schedule submits one ``scheduled`` job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import pyarrow as pa
 
+from ci_toolkit.emulator.workflows.cron import CronError, CronExpression
 from ci_toolkit.emulator.workflows.exports import (
     ExportDefinition,
     ExportFailure,
@@ -64,6 +68,8 @@ logger = logging.getLogger(__name__)
 
 #: Most DataStore calls and file writes one instance's jobs run at once.
 WORKER_SLOTS = 4
+#: Longest pause (seconds) between two looks at the schedules.
+SCHEDULER_PERIOD = 60.0
 
 
 class WorkflowData(Protocol):
@@ -133,6 +139,10 @@ class WorkflowEngine:
         self._nodes: dict[NodeKey, NodeState] = {}
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._scheduler: asyncio.Task[None] | None = None
+        self._schedules_changed = asyncio.Event()
+        #: Fire active schedules while the emulator runs (set False before first use to stop).
+        self.run_schedules = True
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -180,6 +190,7 @@ class WorkflowEngine:
         if not self._ready:
             await asyncio.to_thread(self._initialise)
         self._loop = asyncio.get_running_loop()
+        self._start_scheduler()
         snapshot = await asyncio.to_thread(self._snapshot)
         return self._build(snapshot)
 
@@ -245,6 +256,7 @@ class WorkflowEngine:
             validate_schedule(body, graph=graph, instance_id=self.instance_id) for body in bodies
         ]
         stored = self._schedules.put(checked)
+        self._schedules_changed.set()
         await asyncio.to_thread(self._schedules.save)
         return stored
 
@@ -455,50 +467,106 @@ class WorkflowEngine:
                     cancelled=job.cancelled,
                 )
 
+    # -- schedules firing -----------------------------------------------------------------
+
+    def _start_scheduler(self) -> None:
+        if self._scheduler is None and not self._closed and self.run_schedules:
+            self._scheduler = asyncio.get_running_loop().create_task(
+                self._run_schedules(), name=f"workflow-schedules-{self.instance_id}"
+            )
+
+    def _due(self, start: datetime, end: datetime) -> tuple[list[dict[str, Any]], datetime]:
+        """Active schedules firing in ``[start, end)``, and when the next one fires."""
+        due: list[dict[str, Any]] = []
+        wake = end + timedelta(seconds=SCHEDULER_PERIOD)
+        for schedule in self._schedules.all():
+            if not schedule.get("isActive"):
+                continue
+            zone = str(schedule.get("timezoneId") or "UTC")
+            for text in schedule.get("cronSchedules") or []:
+                try:
+                    cron = CronExpression.parse(text)
+                except CronError:
+                    continue
+                if next(cron.occurrences(start, end, zone), None) is not None:
+                    due.append(schedule)
+                following = cron.next_after(end, zone)
+                if following is not None:
+                    wake = min(wake, following)
+        return due, wake
+
+    async def _run_schedules(self) -> None:
+        """Submit a ``scheduled`` job whenever an active schedule comes due (wall-clock time)."""
+        # occurrences since the emulator started fire once; older backlog does not
+        last = max(self.now, utcnow() - timedelta(seconds=SCHEDULER_PERIOD))
+        while not self._closed:
+            moment = utcnow()
+            due, wake = self._due(last, moment)
+            last = moment
+            for schedule in due:
+                try:
+                    job = await self.submit(
+                        operation_type=str(schedule["operationType"]),
+                        identifiers=list(schedule.get("identifiers") or []),
+                        job_type="incremental"
+                        if schedule.get("jobType") == "incremental"
+                        else "full",
+                        submission_kind="scheduled",
+                    )
+                    logger.info("schedule %s started job %s", schedule["scheduleId"], job.job_id)
+                except (SelectionError, RuntimeError) as error:
+                    logger.warning("schedule %s could not start: %s", schedule["scheduleId"], error)
+            delay = (wake - utcnow()).total_seconds()
+            with contextlib.suppress(TimeoutError):  # a new schedule wakes the loop early
+                await asyncio.wait_for(
+                    self._schedules_changed.wait(), min(max(delay, 0.2), SCHEDULER_PERIOD)
+                )
+            self._schedules_changed.clear()
+
     # -- shutting down --------------------------------------------------------------------
 
     def _unfinished(self) -> list[Job]:
         return [job for job in list(self._jobs.values()) if not job.finished]
 
-    async def aclose(self) -> None:
-        """Cancel every running job and wait until their tasks have stopped."""
+    def _cancel_all(self) -> list[asyncio.Task[None]]:
+        """Abort unfinished jobs and cancel their runners and the scheduler (on the loop)."""
         self._closed = True
-        runners = []
+        tasks = []
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            tasks.append(self._scheduler)
         for job in self._unfinished():
             self._abort(job)
             if job.runner is not None:
                 job.runner.cancel()
-                runners.append(job.runner)
-        if runners:
-            await asyncio.gather(*runners, return_exceptions=True)
+                tasks.append(job.runner)
+        return tasks
+
+    async def aclose(self) -> None:
+        """Cancel every running job and the scheduler, and wait until they have stopped."""
+        tasks = self._cancel_all()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def close(self) -> None:
         """Stop running jobs; safe from the loop's thread, another thread or after the loop."""
         self._closed = True
         loop = self._loop
-        if loop is None or loop.is_closed() or not self._unfinished():
-            for job in self._unfinished():
-                job.cancelled.set()
-                job.status = "aborted"
-            return
         try:
-            current = asyncio.get_running_loop()
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             current = None
-        if current is loop:
-            for job in self._unfinished():
-                self._abort(job)
-                if job.runner is not None:
-                    job.runner.cancel()
-        elif loop.is_running():
+        if loop is not None and not loop.is_closed() and current is not loop and loop.is_running():
             future = asyncio.run_coroutine_threadsafe(self.aclose(), loop)
             try:
                 future.result(timeout=5)
             except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
                 logger.warning("workflow jobs of %s did not stop within 5 s", self.instance_id)
-        else:
-            for job in self._unfinished():
-                job.cancelled.set()
-                job.status = "aborted"
-                if job.runner is not None:
-                    job.runner.cancel()
+            return
+        # on the loop's own thread, or the loop has stopped: nothing else touches the jobs
+        if loop is not None and not loop.is_closed():
+            self._cancel_all()
+        for job in self._unfinished():
+            job.cancelled.set()
+            job.status = "aborted"
+            job.ended = job.ended or utcnow()
