@@ -16,8 +16,8 @@ from ci_toolkit.emulator.contract import operations
 from ci_toolkit.emulator.routes import HANDLERS, RequestContext
 from tests.emulator.contract import assert_matches_contract
 
-# An operation none of the emulator's parts implements (the issue lists no key ring).
-UNIMPLEMENTED = "Get-KeyRing"
+# A platform operation whose handler the tests remove or replace (monkeypatched, restored after).
+PATCHED = "Get-all-role-definitions"
 
 
 def test_settings_point_at_a_running_https_server(emulator: Emulator) -> None:
@@ -83,12 +83,14 @@ def test_every_contract_operation_is_routed_to_its_handler_name(emulator: Emulat
         assert matched[:1] == [op.operation_id], (op, matched)
 
 
-def test_unimplemented_operation_answers_501_naming_it(api: httpx.Client, instance_id: str) -> None:
-    assert UNIMPLEMENTED not in HANDLERS
-    response = api.get(f"/instances/{instance_id}/profile/keyring")
+def test_unimplemented_operation_answers_501_naming_it(
+    api: httpx.Client, instance_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(HANDLERS, PATCHED)
+    response = api.get(f"/instances/{instance_id}/rbac/roles")
     assert response.status_code == 501
     body = response.json()
-    assert UNIMPLEMENTED in body["message"]
+    assert PATCHED in body["message"]
     assert body["errorCode"] == "NotImplemented"
     assert body["httpStatusCode"] == "501"
     assert response.headers["x-ms-request-id"]
@@ -126,14 +128,14 @@ def failing_handler(monkeypatch: pytest.MonkeyPatch) -> None:
     async def boom(request: Request, ctx: RequestContext) -> Response:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setitem(HANDLERS, UNIMPLEMENTED, boom)
+    monkeypatch.setitem(HANDLERS, PATCHED, boom)
 
 
 @pytest.mark.usefixtures("failing_handler")
 def test_handler_crash_is_a_500_api_error_without_details(
     api: httpx.Client, instance_id: str
 ) -> None:
-    response = api.get(f"/instances/{instance_id}/profile/keyring")
+    response = api.get(f"/instances/{instance_id}/rbac/roles")
     assert response.status_code == 500
     body = response.json()
     assert body["exceptionCulprit"] == "system"
