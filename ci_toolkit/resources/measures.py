@@ -180,7 +180,10 @@ class MeasuresMixin(ResourceBase):
             or {}
         )
         rows: dict[str, dict[str, Any]] = {}
-        for output in body.get("outputHistory") or []:
+        outputs = list(body.get("outputHistory") or [])
+        if body.get("output"):
+            outputs.append(body["output"])  # the latest value
+        for output in outputs:
             when = str(output.get("evaluationTime") or "")
             rows[when] = {
                 "measure": name,

@@ -105,6 +105,8 @@ HISTORY_COLUMNS: list[tuple[str, str, Kind]] = [
 
 
 def _quote(value: Any) -> str:
+    if isinstance(value, str) and value.lower() in ("true", "false", "null"):
+        return value.lower()
     if isinstance(value, str):
         try:
             float(value)
