@@ -170,7 +170,7 @@ def entity_metadata(
         "dataflowType": entity.dataflow_type,
         "entityType": entity.entity_type,
         "attributes": attributes,
-        "keys": [[entity.key]],
+        "keys": [[by_name[entity.key]]] if entity.key in by_name else [],
         "relationships": [],
         "refreshTime": iso(refreshed),
         "shouldUseSparkSasAuth": False,

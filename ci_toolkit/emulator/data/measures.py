@@ -107,7 +107,8 @@ def plan_measure(
             base = str(entry.get("entity"))
     if base not in _BASES:
         raise SegmentDefinitionError(
-            f"Unknown base entity '{base}'; measures can be built on {', '.join(sorted(_BASES))}."
+            f"Unknown base entity '{base}'; measures can be built on {', '.join(sorted(_BASES))}.",
+            code="entityNotFound",
         )
     columns = schemas[base]
     aggregates = definition.get("aggregates")
@@ -125,7 +126,8 @@ def plan_measure(
         op = agg.get("operation")
         if op not in AGGREGATES:
             raise SegmentDefinitionError(
-                f"Unsupported aggregate operation '{op}'; use one of {', '.join(AGGREGATES)}."
+                f"Unsupported aggregate operation '{op}'; use one of {', '.join(AGGREGATES)}.",
+                code="unsupportedSyntax",
             )
         field = agg.get("field") or ("*" if op == "count" else None)
         if field is None:
@@ -138,7 +140,8 @@ def plan_measure(
                 )
         if field != "*" and field not in columns:
             raise SegmentDefinitionError(
-                f"Unknown attribute '{field}' on '{base}' (attributes: {', '.join(columns)})."
+                f"Unknown attribute '{field}' on '{base}' (attributes: {', '.join(columns)}).",
+                code="attributeNotFound",
             )
         if op in {"sum", "avg"} and kind_of(columns[field]) not in {"int", "double"}:
             raise SegmentDefinitionError(f"'{op}' needs a numeric attribute; '{field}' is not.")

@@ -54,14 +54,17 @@ def attribute_profile(
         "isSuggestedPrimaryKey": column == key,
     }
     if low is not None:
-        profile["min"] = to_json_value(low)
-        profile["max"] = to_json_value(high)
+        # The contract types min, max and ValueCount.value as objects: values are wrapped.
+        profile["min"] = {"value": to_json_value(low)}
+        profile["max"] = {"value": to_json_value(high)}
     if kind in {"string", "bool"}:
         rows = cur.execute(
             f"SELECT {col}, count(*) AS n FROM {relation} WHERE {col} IS NOT NULL "
             f"GROUP BY 1 ORDER BY n DESC, 1 LIMIT 10"
         ).fetchall()
-        profile["valueCounts"] = [{"value": to_json_value(v), "count": int(n)} for v, n in rows]
+        profile["valueCounts"] = [
+            {"value": {"value": to_json_value(v)}, "count": int(n)} for v, n in rows
+        ]
     if kind in {"int", "double", "datetime", "date"} and low is not None:
         numeric = col if kind in {"int", "double"} else f"epoch({col})"
         qs = list(_QUANTILES.values())
