@@ -119,6 +119,7 @@ class AzureAD:
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
+        state.directory.user_for_role(state.config.auto_approve_role)  # ValueError if unknown
         self.auto_approve = state.config.auto_approve
         self.auto_approve_role = state.config.auto_approve_role
         self.token_lifetime = state.config.token_lifetime

@@ -235,6 +235,32 @@ class GatewayMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, tracking_send)
+        except Exception:
+            rid = request_id_of(scope)
+            logger.exception(
+                "Gateway failed on %s %s (request %s)", scope["method"], scope["path"], rid
+            )
+            if started:
+                raise
+            response = api_error(
+                500,
+                "InternalServerError",
+                f"The emulator's gateway failed. Request id: {rid}.",
+                rid,
+                culprit="system",
+            )
+            await response(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = request_id_of(scope)
         settings = self.faults.settings
         if settings.latency_ms > 0:

@@ -146,6 +146,7 @@ class Emulator:
         started = time.perf_counter()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((HOST, self.config.port))
             sock.listen(128)
             port = sock.getsockname()[1]

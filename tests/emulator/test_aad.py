@@ -288,3 +288,28 @@ def test_domain_authority_works_too(emulator: Emulator, http: httpx.Client) -> N
         app.initiate_device_flow(scopes=[emulator.settings.scope])
     )
     assert claims(result["access_token"])["iss"] == emulator.settings.authority + "/v2.0"
+
+
+def test_expired_token_is_refused_and_msal_refreshes_it(
+    emulator: Emulator, http: httpx.Client
+) -> None:
+    lifetime = emulator.aad.token_lifetime
+    emulator.aad.token_lifetime = 1
+    try:
+        app = public_app(emulator, http)
+        first = app.acquire_token_by_device_flow(
+            app.initiate_device_flow(scopes=[emulator.settings.scope])
+        )
+        assert first["expires_in"] == 1
+        time.sleep(1.2)
+        expired = call_api(emulator, http, first["access_token"], "/instances")
+        assert expired.status_code == 401
+        assert "expired" in expired.headers["WWW-Authenticate"]
+        emulator.aad.token_lifetime = lifetime
+        [account] = app.get_accounts()
+        fresh = app.acquire_token_silent([emulator.settings.scope], account=account)
+        assert fresh is not None
+        assert fresh["access_token"] != first["access_token"]
+        assert call_api(emulator, http, fresh["access_token"], "/instances").status_code == 200
+    finally:
+        emulator.aad.token_lifetime = lifetime

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 from dynamics.customerinsights.api import CustomerInsights, models
-from msrest.exceptions import DeserializationError, HttpOperationError
+from msrest.exceptions import HttpOperationError
 
 from ci_toolkit.emulator import Emulator
 
@@ -96,15 +96,11 @@ def test_unauthenticated_call_is_refused(client: CustomerInsights, instance_id: 
     assert raw.output is None
 
 
-@pytest.mark.xfail(
-    reason="data part: IEntityMetadata.keys is served as [['CustomerId']], but the contract and "
-    "the official client expect arrays of IAttributeMetadata objects (DeserializationError)",
-    raises=DeserializationError,
-)
 def test_entities(client: CustomerInsights, headers: dict[str, str], instance_id: str) -> None:
-    entities = call(client.get_all_entity_metadata, instance_id, custom_headers=headers)
-    assert isinstance(entities, list)
-    names = {e.qualified_entity_name for e in entities}
+    model = call(client.get_all_entity_metadata, instance_id, custom_headers=headers)
+    assert isinstance(model, models.IC360EntityModel)
+    assert all(isinstance(e, models.IEntityMetadata) for e in model.entities)
+    names = {e.qualified_entity_name for e in model.entities}
     assert "Customer" in names
     customer = call(client.get_entity_metadata, instance_id, "Customer", custom_headers=headers)
     assert customer.qualified_entity_name == "Customer"
