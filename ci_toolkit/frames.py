@@ -339,6 +339,7 @@ def entity_frame(
     types: Mapping[str, str],
     *,
     columns: Sequence[str] | None = None,
+    extra: bool = True,
 ) -> pd.DataFrame:
     """Rows of an entity, each column typed from the entity's attribute ``dataType``.
 
@@ -352,6 +353,8 @@ def entity_frame(
         Expected columns (e.g. the ``$select`` list); defaults to the metadata's
         attributes. Columns present in the rows but not expected are kept after them
         (expanded navigation properties stay lists of dicts).
+    extra : bool
+        Keep columns that are in the rows but not expected (``False`` after a ``$select``).
 
     Returns
     -------
@@ -366,13 +369,13 @@ def entity_frame(
     """
     expected = list(columns) if columns is not None else list(types)
     seen = set(expected)
-    extra: list[str] = []
-    for row in records:
+    others: list[str] = []
+    for row in records if extra else ():
         for key in row:
             if key not in seen and not key.startswith("@"):
                 seen.add(key)
-                extra.append(key)
-    names = expected + extra
+                others.append(key)
+    names = expected + others
     data: dict[str, pd.Series] = {}
     for name in names:
         values = [row.get(name) for row in records]

@@ -157,7 +157,7 @@ class DataMixin(EntitiesMixin):
                 total = int(body["@odata.count"])
             next_link = body.get("@odata.nextLink")
             done = not next_link or (top is not None and fetched >= top)
-            frame = frames.entity_frame(rows, types, columns=expected)
+            frame = frames.entity_frame(rows, types, columns=expected, extra=not selected)
             frame.attrs["odata"] = {
                 "context": body.get("@odata.context"),
                 "count": total,
