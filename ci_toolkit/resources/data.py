@@ -203,7 +203,7 @@ class DataMixin(EntitiesMixin):
 
         Examples
         --------
-        >>> pages = ci.iter_pages("UnifiedActivity", select=["CustomerId", "Amount"])
+        >>> pages = ci.iter_pages("UnifiedActivity", select=["CustomerId"])  # doctest: +SKIP
         >>> for page in pages:  # doctest: +SKIP
         ...     totals = page.groupby("CustomerId")["Amount"].sum()
         """
