@@ -16,6 +16,7 @@ from dynamics.customerinsights.api import CustomerInsights, models
 from msrest.exceptions import HttpOperationError
 
 from ci_toolkit.emulator import Emulator
+from ci_toolkit.emulator.contract import load_spec
 
 T = TypeVar("T")
 
@@ -162,15 +163,40 @@ def test_workflow_jobs(client: CustomerInsights, headers: dict[str, str], instan
         include_tasks=True,
         custom_headers=headers,
     )
-    assert isinstance(jobs, list)
+    assert jobs
     assert all(isinstance(j, models.GraphJobInfo) for j in jobs)
-    if jobs:
-        job = call(
-            client.get_a_workflow_job_information,
-            instance_id,
-            "main",
-            jobs[0].job_id,
-            include_tasks=True,
-            custom_headers=headers,
-        )
-        assert job.job_id == jobs[0].job_id
+    statuses = load_spec()["components"]["schemas"]["GraphJobInfo"]["properties"]["jobStatus"]
+    assert {j.job_status for j in jobs} <= set(statuses["enum"])
+    job = call(
+        client.get_a_workflow_job_information,
+        instance_id,
+        "main",
+        jobs[0].job_id,
+        include_tasks=True,
+        custom_headers=headers,
+    )
+    assert job.job_id == jobs[0].job_id
+
+
+def test_submit_a_workflow_job(
+    emulator: Emulator, client: CustomerInsights, headers: dict[str, str]
+) -> None:
+    sandbox = list(emulator.state.instances)[1]  # keep the production instance's history calm
+    submitted = call(
+        client.submit_a_workflow_job,
+        sandbox,
+        "main",
+        operation_type="all",
+        force_run_requested=True,
+        custom_headers=headers,
+    )
+    assert isinstance(submitted, models.GraphJobInfo)
+    assert submitted.job_id
+    again = call(
+        client.get_a_workflow_job_information,
+        sandbox,
+        "main",
+        submitted.job_id,
+        custom_headers=headers,
+    )
+    assert again.job_id == submitted.job_id
