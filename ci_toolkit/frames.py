@@ -188,7 +188,12 @@ def convert(values: Sequence[Any] | pd.Series, kind: Kind) -> pd.Series:
     >>> convert([True, None], "bool").tolist()
     [True, <NA>]
     """
-    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    if not isinstance(values, pd.Series):
+        items = list(values)
+        fast = _fast_path(items, kind)
+        if fast is not None:
+            return fast
+    series = values if isinstance(values, pd.Series) else pd.Series(items, dtype=object)
     if series.dtype != object:
         series = series.astype(object)
     series = series.where(series.notna(), None)
@@ -216,6 +221,19 @@ def convert(values: Sequence[Any] | pd.Series, kind: Kind) -> pd.Series:
             return pd.to_timedelta(numeric, unit="s")
         return pd.to_timedelta(series, errors="coerce")
     return series
+
+
+def _fast_path(items: list[Any], kind: Kind) -> pd.Series | None:
+    """Direct construction when every value already has the right Python type."""
+    if kind == "str" and all(v is None or isinstance(v, str) for v in items):
+        return pd.Series(items, dtype="string")
+    if kind == "int" and all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in items
+    ):
+        return pd.Series(pd.array(items, dtype="Int64"))
+    if kind == "bool" and all(v is None or isinstance(v, bool) for v in items):
+        return pd.Series(pd.array(items, dtype="boolean"))
+    return None
 
 
 ColSpec = Col | tuple[str, str, Kind]

@@ -169,3 +169,9 @@ def test_entity_frame_empty_with_select() -> None:
 def test_entity_frame_infers_without_metadata() -> None:
     df = entity_frame([{"a": 1, "b": 1.5, "c": True, "d": "x"}], {})
     assert [str(t) for t in df.dtypes] == ["Int64", "Float64", "boolean", "string"]
+
+
+def test_int_keeps_precision_beyond_float() -> None:
+    big = 2**62 + 1
+    assert convert([big, None], "int")[0] == big
+    assert convert([str(big), None], "int").dtype == "Int64"
