@@ -68,7 +68,7 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9_\-.~+/=]+")
 _SECRET_FIELDS = re.compile(
     r"(?i)((?:client_secret|access_token|refresh_token|id_token|subscription[-_ ]?key"
-    r"|ocp-apim-subscription-key|password|code)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;]+"
+    r"|ocp-apim-subscription-key|password|device_code|client_assertion)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;]+"
 )
 _REDACTED = "***"
 

@@ -184,7 +184,12 @@ class Credential:
             return self._token
 
     def forget_token(self) -> None:
-        """Drop the in-memory token (the next request asks MSAL again)."""
+        """Drop the in-memory token (the next request asks MSAL again).
+
+        Example
+        -------
+        >>> credential.forget_token()  # doctest: +SKIP
+        """
         with self._lock:
             self._token = None
             self._refresh_at = 0.0
@@ -202,8 +207,7 @@ class Credential:
                 for account in self._app.get_accounts():
                     self._app.remove_account(account)
             self._app = None
-            self.cache.remove()
-            self.cache = TokenCacheStore(self.cache.cache, None)
+            self.cache.remove()  # a later sign-in writes a new file (mode 0600 again)
             logger.info("Signed out of %s", self.settings.authority)
 
 

@@ -67,7 +67,12 @@ class TerminalPrompt:
         stream.flush()
 
     def __call__(self, verification_uri: str, user_code: str, expires_on: datetime) -> None:
-        """Show the link and the code."""
+        """Show the link and the code.
+
+        Example
+        -------
+        >>> TerminalPrompt()("https://microsoft.com/devicelogin", "ABC", expires)  # doctest: +SKIP
+        """
         local = expires_on.astimezone().strftime("%H:%M")
         self._write(
             f"To sign in to Customer Insights, open {verification_uri} and enter the code "
@@ -78,7 +83,12 @@ class TerminalPrompt:
         """Nothing to do in a terminal while waiting."""
 
     def finished(self, *, success: bool, message: str) -> None:
-        """Write the outcome."""
+        """Write the outcome.
+
+        Example
+        -------
+        >>> TerminalPrompt().finished(success=True, message="Signed in.")  # doctest: +SKIP
+        """
         self._write(message)
 
 

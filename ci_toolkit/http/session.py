@@ -284,7 +284,12 @@ class ApiSession:
             self.credential.sign_out()
 
     def close(self) -> None:
-        """Close the connection pool (and MSAL's HTTP client)."""
+        """Close the connection pool (and MSAL's HTTP client).
+
+        Example
+        -------
+        >>> session.close()  # doctest: +SKIP
+        """
         self._client.close()
         for client in self._closeables:
             client.close()

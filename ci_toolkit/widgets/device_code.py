@@ -73,7 +73,12 @@ class DeviceCodePrompt:
         self.outcome: str | None = None
 
     def __call__(self, verification_uri: str, user_code: str, expires_on: datetime) -> None:
-        """Show the link, the code and its copy button."""
+        """Show the link, the code and its copy button (and display the widget).
+
+        Example
+        -------
+        >>> DeviceCodePrompt()(uri, "ABCD1234", expires_on)  # doctest: +SKIP
+        """
         self.user_code = user_code
         uri = html.escape(verification_uri, quote=True)
         code = html.escape(user_code)
@@ -92,12 +97,28 @@ class DeviceCodePrompt:
             display(self.widget)  # type: ignore[no-untyped-call]
 
     def waiting(self, seconds_left: float) -> None:
-        """Update the countdown."""
+        """Update the countdown.
+
+        Example
+        -------
+        >>> prompt = DeviceCodePrompt(display=False)
+        >>> prompt.waiting(90)
+        >>> prompt.status.value
+        'Waiting for sign-in... 1:30 left'
+        """
         minutes, seconds = divmod(int(seconds_left), 60)
         self.status.value = f"Waiting for sign-in... {minutes}:{seconds:02d} left"
 
     def finished(self, *, success: bool, message: str) -> None:
-        """Replace the code with the outcome: one line on success, the reason on failure."""
+        """Replace the code with the outcome: one line on success, the reason on failure.
+
+        Example
+        -------
+        >>> prompt = DeviceCodePrompt(display=False)
+        >>> prompt.finished(success=False, message="Sign-in was declined.")
+        >>> prompt.outcome
+        'failure'
+        """
         self.outcome = "success" if success else "failure"
         self.link.value = ""
         self.code.value = ""

@@ -146,9 +146,12 @@ def test_cache_file_is_private_and_removed_by_sign_out(emulator: Emulator, tmp_p
         session.sign_out()
         assert not path.exists()
         assert not Path(f"{path}.lockfile").exists()
-        # signed out: the next request needs a new sign-in
+        # signed out: the next request needs a new sign-in, kept in a new private file
         session.request_json("GET", "instances")
         assert len(prompt.calls) == 2
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        session.sign_out()
+        assert not path.exists()
 
 
 def test_cache_falls_back_to_memory_with_a_warning(tmp_path: Path) -> None:

@@ -126,6 +126,11 @@ def test_secrets_are_scrubbed_from_messages_repr_and_html() -> None:
     assert "***" in error.message
 
 
+def test_scrub_leaves_ordinary_words_alone() -> None:
+    text = "errorCode: EntityNotFound; error code 404 for user code ABC-123"
+    assert exc.scrub(text) == text
+
+
 def test_repr_html_escapes_and_shows_no_locals() -> None:
     error = exc.NotFoundError("<script>x</script>", status=404, request_id="r")
     rendered = error._repr_html_()
