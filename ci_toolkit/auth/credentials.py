@@ -44,6 +44,7 @@ from ci_toolkit.exceptions import (
     SignInError,
     UnknownTenantError,
 )
+from ci_toolkit.http.errors import unreachable_hint
 
 __all__ = ["ClientSecretCredential", "Credential", "DeviceCodeCredential", "make_credential"]
 
@@ -167,7 +168,8 @@ class Credential:
                 result = self._acquire(force_refresh=force_refresh)
             except httpx.TransportError as exc:
                 raise ServiceUnreachableError(
-                    f"Cannot reach Azure AD at {self.settings.authority}: {exc}",
+                    f"Cannot reach Azure AD at {self.settings.authority}: {exc}."
+                    f"{unreachable_hint(exc)}",
                     secrets=self.settings.secrets,
                 ) from exc
             if "access_token" not in result:

@@ -3,7 +3,8 @@
 Policy
 ------
 - Retried: 429, 502, 503, 504 and transport errors (connection refused or reset,
-  timeouts), up to ``max_attempts`` attempts and ``max_elapsed`` seconds.
+  timeouts; not a TLS certificate failure, which no retry fixes), up to ``max_attempts``
+  attempts and ``max_elapsed`` seconds.
 - Waits: the response's ``Retry-After`` when present (a 429 or 503 asking for more than
   ``max_retry_after`` seconds is not waited for: its ``ThrottledError`` / ``ServiceError``
   is raised with ``retry_after``), else exponential backoff with jitter.
@@ -37,7 +38,7 @@ import httpx
 import tenacity
 
 from ci_toolkit import _defaults
-from ci_toolkit.http.errors import retry_after_of
+from ci_toolkit.http.errors import is_certificate_failure, retry_after_of
 
 __all__ = ["NOT_SENT_ERRORS", "RetryPolicy", "send_with_retries"]
 
@@ -131,7 +132,7 @@ def send_with_retries(
         return wait is None or wait <= policy.max_retry_after
 
     def retry_error(exc: BaseException) -> bool:
-        if not isinstance(exc, httpx.TransportError):
+        if not isinstance(exc, httpx.TransportError) or is_certificate_failure(exc):
             return False
         return retry or isinstance(exc, NOT_SENT_ERRORS)
 

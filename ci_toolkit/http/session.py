@@ -33,7 +33,7 @@ import httpx
 
 from ci_toolkit import _defaults
 from ci_toolkit.exceptions import ApiStatusError, CustomerInsightsError, ServiceUnreachableError
-from ci_toolkit.http.errors import error_from_response, request_id_of
+from ci_toolkit.http.errors import error_from_response, request_id_of, unreachable_hint
 from ci_toolkit.http.retry import RetryPolicy, send_with_retries
 
 if TYPE_CHECKING:
@@ -255,7 +255,7 @@ class ApiSession:
         except httpx.TransportError as exc:
             raise ServiceUnreachableError(
                 f"{method} {shown}: cannot reach {self._client.base_url.host} "
-                f"({type(exc).__name__}: {exc})",
+                f"({type(exc).__name__}: {exc}).{unreachable_hint(exc)}",
                 secrets=self._secrets,
             ) from exc
         if response.is_error:

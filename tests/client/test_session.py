@@ -196,3 +196,21 @@ def test_sync_api_works_inside_a_running_event_loop(session: ApiSession) -> None
         return len(session.request_json("GET", "instances"))
 
     assert asyncio.run(inside()) >= 1
+
+
+def test_untrusted_certificate_fails_fast_with_a_hint(emulator: Emulator) -> None:
+    import certifi
+
+    sleeps: list[float] = []
+    settings = _settings(emulator, ca_file=Path(certifi.where()))  # a CA set without the emulator's
+    with (
+        open_session(
+            settings,
+            prompt=_quiet,
+            token_cache=False,
+            retry_policy=RetryPolicy(sleep=sleeps.append),
+        ) as session,
+        pytest.raises(exc.ServiceUnreachableError, match="CI_CA_FILE"),
+    ):
+        session.request_json("GET", "instances")
+    assert sleeps == []  # no retry fixes an untrusted certificate
