@@ -218,7 +218,7 @@ class ExportsMixin(JobsMixin):
         return self.refresh("export", identifiers=ids or None, force=force)
 
     def export_history(self, identifier: str, *, top: int = 500) -> pd.DataFrame:
-        """The runs of one export, newest first.
+        """The runs of one export, newest first (as the service lists them).
 
         Parameters
         ----------
@@ -249,9 +249,5 @@ class ExportsMixin(JobsMixin):
             {**row, "identifier": node.get("identifier")}
             for row in _task_rows(t for t in tasks if _matches(t, node))
         ]
-        frame = frames.records_frame(rows, EXPORT_HISTORY_COLUMNS, raw=tasks)
-        frame = frame.sort_values(
-            "submittedTimestamp", ascending=False, na_position="last", kind="stable"
-        ).reset_index(drop=True)
-        frames.attach_raw(frame, tasks)
-        return frame
+        # In the service's order: newest first.
+        return frames.records_frame(rows, EXPORT_HISTORY_COLUMNS, raw=tasks)
