@@ -354,3 +354,29 @@ def test_unreachable_authority(emulator: Emulator, msal_http: httpx.Client) -> N
     credential = make_credential(settings, cache=TokenCacheStore.in_memory(), http_client=msal_http)
     with pytest.raises((exc.ServiceUnreachableError, exc.UnknownTenantError)):
         credential.get_token()
+
+
+def test_interrupted_wait_stops_polling_and_says_so(manual_emulator: Emulator) -> None:
+    import threading
+
+    class Interrupting(RecordingPrompt):
+        def waiting(self, seconds_left: float) -> None:
+            raise KeyboardInterrupt  # as when the person interrupts the kernel
+
+    prompt = Interrupting()
+    with build_http_client(ca_file=Path(manual_emulator.settings.ca_file)) as http:
+        credential = make_credential(
+            public_settings(manual_emulator),
+            cache=TokenCacheStore.in_memory(),
+            http_client=http,
+            prompt=prompt,
+        )
+        with pytest.raises(KeyboardInterrupt):
+            credential.get_token()
+        assert prompt.outcome == (False, "Sign-in interrupted.")
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and any(
+            t.name == "ci-toolkit-device-code" for t in threading.enumerate()
+        ):
+            time.sleep(0.1)
+        assert not any(t.name == "ci-toolkit-device-code" for t in threading.enumerate())
