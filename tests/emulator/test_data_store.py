@@ -64,6 +64,15 @@ def test_alternate_keys_and_source_tables(
     assert {"PosSystem_Customers", "ServiceDesk_Cases"} <= set(store.entity_names())
 
 
+def test_every_entity_is_stored_in_key_order(store: DataStore) -> None:
+    for name in store.entity_names():
+        key = store.entity(name).key
+        keys = store.export_table(name).column(key).to_pylist()
+        assert keys == sorted(keys), name
+        assert len(set(keys)) == len(keys), name
+        assert len({len(k) for k in keys}) <= 1, f"{name}: keys of varying width"
+
+
 def test_profile_measures_match_pandas(frames: dict[str, pd.DataFrame]) -> None:
     acts, measures = frames["UnifiedActivity"], frames["Customer_Measure"].set_index("CustomerId")
     purchases = acts[acts.ActivityType == "Purchase"].groupby("CustomerId")

@@ -250,13 +250,14 @@ def build_demo(con: Any, *, profiles: int, seed: int, now: datetime) -> None:
             LoyaltyTier,
             EmailOptIn,
             CreatedOn,
-            CASE WHEN in_PosSystem THEN 'POS-' || lpad(CAST(idx + 100001 AS VARCHAR), 8, '0')
+            CASE WHEN in_PosSystem THEN 'POS-' || lpad(CAST(idx + 100001 AS VARCHAR), 10, '0')
                 END AS PosSystem_Customers_PosCustomerId,
-            CASE WHEN in_Webshop THEN 'WEB' || CAST(idx * 7 + 500000 AS VARCHAR)
+            CASE WHEN in_Webshop THEN 'WEB' || lpad(CAST(idx * 7 + 500000 AS VARCHAR), 10, '0')
                 END AS Webshop_Accounts_AccountId,
-            CASE WHEN in_LoyaltyApp THEN 'LOY-' || lpad(CAST(idx + 1 AS VARCHAR), 7, '0')
+            CASE WHEN in_LoyaltyApp THEN 'LOY-' || lpad(CAST(idx + 1 AS VARCHAR), 10, '0')
                 END AS LoyaltyApp_Members_MemberId,
-            CASE WHEN in_EmailMarketing THEN 'EM' || CAST(idx * 3 + 9000000 AS VARCHAR)
+            CASE WHEN in_EmailMarketing
+                THEN 'EM' || lpad(CAST(idx * 3 + 9000000 AS VARCHAR), 10, '0')
                 END AS EmailMarketing_Contacts_ContactId
         FROM demo_base
         ORDER BY idx
@@ -292,7 +293,7 @@ def build_demo(con: Any, *, profiles: int, seed: int, now: datetime) -> None:
         """
         CREATE OR REPLACE TABLE UnifiedActivity AS
         SELECT
-            'ACT-' || lpad(CAST(a.n + 1 AS VARCHAR), 9, '0') AS ActivityId,
+            'ACT-' || lpad(CAST(a.n + 1 AS VARCHAR), 10, '0') AS ActivityId,
             c.CustomerId,
             CAST(a.ActivityType AS VARCHAR) AS ActivityType,
             a.ActivityTime,
@@ -326,7 +327,11 @@ def build_demo(con: Any, *, profiles: int, seed: int, now: datetime) -> None:
 
 
 def _create_source_views(con: Any) -> None:
-    """Source tables as views over the unified tables (no copies of the rows)."""
+    """Source tables as views over the unified tables (no copies of the rows).
+
+    Every key is fixed-width and grows with the row position, so each view (like the unified
+    tables) is stored in key order; OData paging relies on that.
+    """
     for table in source_tables():
         name = table.name
         if table.kind == "profile":
