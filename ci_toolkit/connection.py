@@ -185,7 +185,7 @@ def connect_session(
         token_cache=token_cache and not settings.emulator,
         retry_policy=retry_policy,
     )
-    if sign_in:
+    if sign_in and session.credential is not None:
         try:
             session.credential.get_token()
         except BaseException:

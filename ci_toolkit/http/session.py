@@ -37,6 +37,7 @@ from ci_toolkit.http.errors import error_from_response, request_id_of, unreachab
 from ci_toolkit.http.retry import RetryPolicy, send_with_retries
 
 if TYPE_CHECKING:
+    from ci_toolkit.auth.credentials import Credential
     from ci_toolkit.auth.prompt import DeviceCodeCallback
     from ci_toolkit.config import Settings
 
@@ -137,7 +138,7 @@ class ApiSession:
         self,
         client: httpx.Client,
         *,
-        credential: Any = None,
+        credential: Credential | None = None,
         retry_policy: RetryPolicy | None = None,
         secrets: Sequence[str] = (),
         closeables: Sequence[httpx.Client] = (),

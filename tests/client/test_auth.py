@@ -136,6 +136,7 @@ def test_cache_file_is_private_and_removed_by_sign_out(emulator: Emulator, tmp_p
     settings = public_settings(emulator)
     with open_session(settings, prompt=prompt) as session:
         session.request_json("GET", "instances")
+        assert session.credential is not None
         path = session.credential.cache.path
         assert path is not None
         assert path.parent == tmp_path / "cache" / "ci-toolkit"
@@ -211,6 +212,7 @@ def test_401_mid_pull_refreshes_once_and_continues(emulator: Emulator) -> None:
         public_settings(emulator), prompt=RecordingPrompt(), token_cache=False
     ) as session:
         credential = session.credential
+        assert credential is not None
         pages = []
         for page in range(6):
             if page == 3:  # the service stops accepting the token the memo still trusts
@@ -224,6 +226,7 @@ def test_token_refreshes_silently_when_it_expires_mid_pull() -> None:
     with Emulator(EmulatorConfig(profiles=200, token_lifetime=2)) as emu:
         prompt = RecordingPrompt()
         with open_session(public_settings(emu), prompt=prompt, token_cache=False) as session:
+            assert session.credential is not None
             tokens = set()
             deadline = time.monotonic() + 3.5
             while time.monotonic() < deadline:

@@ -172,6 +172,7 @@ def test_long_pull_survives_expiring_tokens_and_a_401(
         ci = ci_toolkit.connect(prompt=prompts)
         connected.append(ci)
         credential = ci.session.credential
+        assert credential is not None
         frames = []
         for number, page in enumerate(ci.iter_pages("Customer", count=True)):
             frames.append(page)

@@ -178,6 +178,7 @@ def test_no_secret_reaches_logs_reprs_or_errors(
     settings = _settings(emulator)
     with open_session(settings, prompt=_quiet, token_cache=False) as session:
         session.request_json("GET", "instances")
+        assert session.credential is not None
         token = session.credential.get_token()
         with pytest.raises(exc.NotFoundError) as info:
             session.request_json("GET", "instances/00000000-0000-0000-0000-000000000001")

@@ -61,8 +61,11 @@ def test_connect_and_query_inside_a_running_kernel(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)  # the kernel inherits this process's environment
 
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
+    notebook = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+    notebook.cells = [
+        nbformat.v4.new_code_cell(source)  # type: ignore[no-untyped-call]
+        for source in CELLS
+    ]
     client = NotebookClient(
         notebook, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(ROOT)}}
     )
@@ -72,7 +75,7 @@ def test_connect_and_query_inside_a_running_kernel(
         pytest.fail(f"a cell failed (see {ARTIFACT}): {error}")
     finally:
         ARTIFACT.parent.mkdir(exist_ok=True)
-        nbformat.write(notebook, ARTIFACT)
+        nbformat.write(notebook, ARTIFACT)  # type: ignore[no-untyped-call]
 
     loop, pull, failure = (_stdout(cell) for cell in notebook.cells)
     assert "loop running: True" in loop
