@@ -87,4 +87,8 @@ def test_connect_and_query_inside_a_running_kernel(
         if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
     ]
     assert widgets, "the device code widget was displayed"
+    state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    values = [str(model["state"].get("value", "")) for model in state.values()]
+    assert any("Signed in as" in value for value in values)  # updated on success
+    assert not any("Waiting for sign-in" in value for value in values)
     assert "error: NotFoundError True" in failure
