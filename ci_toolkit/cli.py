@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
+from ci_toolkit import __version__
+
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
 
@@ -61,6 +63,7 @@ COMMANDS: list[Command] = [
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every subcommand of :data:`COMMANDS`."""
     parser = _Parser(prog="ci-toolkit", description="Customer Insights toolkit.")
+    parser.add_argument("--version", action="version", version=f"ci-toolkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
         command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
