@@ -80,8 +80,11 @@ _DURATION = re.compile(
 )
 
 
+Fragment = tuple[str, list[Any]]
+
+
 class _Context:
-    """What a criteria tree may refer to and where the parameters go."""
+    """What a criteria tree may refer to (and when "now" is)."""
 
     def __init__(
         self,
@@ -93,7 +96,6 @@ class _Context:
         self.schemas = schemas
         self.now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
         self.base = base  # measures: every attribute is on this entity
-        self.params: list[Any] = []
 
     def resolve(self, attribute: str) -> tuple[str, str, str]:
         """``(entity, column, sql type)`` of an attribute reference."""
@@ -169,8 +171,9 @@ def _duration(value: Any, attribute: str) -> timedelta:
     return timedelta(days=days)
 
 
-def _condition(node: Mapping[str, Any], ctx: _Context) -> tuple[str, str]:
-    """``(entity, sql)`` of one condition."""
+def _condition(node: Mapping[str, Any], ctx: _Context) -> tuple[str, Fragment]:
+    """``(entity, (sql, params))`` of one condition."""
+    params: list[Any] = []
     op = node.get("comparisonOperator")
     attribute = str(node.get("attribute"))
     if op in _UNSUPPORTED:
@@ -195,27 +198,27 @@ def _condition(node: Mapping[str, Any], ctx: _Context) -> tuple[str, str]:
     def param(value: Any) -> str:
         if ignore_case and isinstance(value, str):
             value = value.lower()
-        ctx.params.append(value)
+        params.append(value)
         return "?"
 
     value = node.get("value")
     values = node.get("listOfValues")
     if op in _SIMPLE:
-        return entity, f"({col} {_SIMPLE[op]} {param(_convert(value, kind, attribute))})"
+        return entity, (f"({col} {_SIMPLE[op]} {param(_convert(value, kind, attribute))})", params)
     if op in {"contains", "startsWith", "endsWith"}:
         if kind != "string":
             raise SegmentDefinitionError(f"'{op}' needs a text attribute; '{attribute}' is not.")
         fn = {"contains": "contains", "startsWith": "starts_with", "endsWith": "ends_with"}[op]
-        return entity, f"coalesce({fn}({col}, {param(str(value or ''))}), FALSE)"
+        return entity, (f"coalesce({fn}({col}, {param(str(value or ''))}), FALSE)", params)
     if op == "isNull":
-        return entity, f"({col} IS NULL)"
+        return entity, (f"({col} IS NULL)", params)
     if op == "isNotNull":
-        return entity, f"({col} IS NOT NULL)"
+        return entity, (f"({col} IS NOT NULL)", params)
     if op == "isIn":
         if not isinstance(values, list) or not values:
             raise SegmentDefinitionError(f"'isIn' on '{attribute}' needs a 'listOfValues'.")
         marks = ", ".join(param(_convert(v, kind, attribute)) for v in values)
-        return entity, f"({col} IN ({marks}))"
+        return entity, (f"({col} IN ({marks}))", params)
     if op in {"isBetween", "isNotBetween"}:
         if not isinstance(values, list) or len(values) != 2:
             raise SegmentDefinitionError(
@@ -224,82 +227,73 @@ def _condition(node: Mapping[str, Any], ctx: _Context) -> tuple[str, str]:
         low = param(_convert(values[0], kind, attribute))
         high = param(_convert(values[1], kind, attribute))
         neg = "NOT " if op == "isNotBetween" else ""
-        return entity, f"({col} {neg}BETWEEN {low} AND {high})"
+        return entity, (f"({col} {neg}BETWEEN {low} AND {high})", params)
     if kind not in {"datetime", "date"}:
         raise SegmentDefinitionError(f"'{op}' needs a date attribute; '{attribute}' is not.")
     if op == "isWithinLast":
         since = ctx.now - _duration(value, attribute)
-        return entity, f"({col} >= {param(since)} AND {col} <= {param(ctx.now)})"
+        return entity, (f"({col} >= {param(since)} AND {col} <= {param(ctx.now)})", params)
     if op == "yearToDate":
         start = datetime(ctx.now.year, 1, 1)
-        return entity, f"({col} >= {param(start)} AND {col} <= {param(ctx.now)})"
+        return entity, (f"({col} >= {param(start)} AND {col} <= {param(ctx.now)})", params)
     part = {"dayOf": "day", "monthOf": "month", "yearOf": "year", "dayOfWeek": "isodow"}[op]
-    return entity, f"({part}({col}) = {param(_convert(value, 'int', attribute))})"
+    return entity, (f"({part}({col}) = {param(_convert(value, 'int', attribute))})", params)
 
 
-def criteria_sql(
-    node: Mapping[str, Any], ctx: _Context, *, top: bool = True
-) -> tuple[list[str], str]:
-    """Translate a criteria tree to ``(activity conditions, customer-level SQL)``.
+def criteria_sql(node: Mapping[str, Any], ctx: _Context) -> Fragment:
+    """Translate a criteria tree to one customer-level SQL condition with its parameters.
 
-    Activity conditions of an ``and`` group are returned separately so the caller can put
-    them into one ``EXISTS``; at the top level they are folded in.
+    Conditions on ``UnifiedActivity`` in one ``and`` group go into one ``EXISTS``, so they
+    must hold for the same activity.
     """
+    activity, fragment = _criteria_part(node, ctx)
+    if activity:
+        return _exists(activity)
+    return fragment if fragment[0] else ("TRUE", [])
+
+
+def _criteria_part(node: Any, ctx: _Context) -> tuple[list[Fragment], Fragment]:
+    """``(activity conditions still to wrap in EXISTS, customer-level condition)``."""
     if not isinstance(node, Mapping):
         raise SegmentDefinitionError("A criteria entry must be a JSON object.")
     children = node.get("childCriterias")
-    if children:
-        if not isinstance(children, list):
-            raise SegmentDefinitionError("'childCriterias' must be a list.")
-        logical = node.get("logicalOperator") or "and"
-        if logical not in {"and", "or"}:
-            raise SegmentDefinitionError(f"Unknown logicalOperator '{logical}'; use 'and' or 'or'.")
-        parts: list[str] = []
-        activity: list[str] = []
-        for child in children:
-            child_activity, child_sql = _criteria_part(child, ctx)
-            if logical == "and":
-                activity.extend(child_activity)
-                if child_sql:
-                    parts.append(child_sql)
-            else:
-                if child_activity:
-                    parts.append(_exists(child_activity, ctx))
-                if child_sql:
-                    parts.append(child_sql)
-        if logical == "and" and activity:
-            parts.append(_exists(activity, ctx))
-        word = " AND " if logical == "and" else " OR "
-        sql = "(" + word.join(parts) + ")" if parts else "TRUE"
-        return [], sql
-    if node.get("comparisonOperator") is None and node.get("attribute") is None:
-        return [], "TRUE"
-    entity, sql = _condition(node, ctx)
-    if entity == "UnifiedActivity" and ctx.base is None:
-        if top:
-            return [], _exists([sql], ctx)
-        return [sql], ""
-    return [], sql
-
-
-def _criteria_part(node: Mapping[str, Any], ctx: _Context) -> tuple[list[str], str]:
-    if isinstance(node, Mapping) and not node.get("childCriterias"):
+    if not children:
         if node.get("comparisonOperator") is None and node.get("attribute") is None:
-            return [], ""
-        entity, sql = _condition(node, ctx)
+            return [], ("", [])
+        entity, fragment = _condition(node, ctx)
         if entity == "UnifiedActivity" and ctx.base is None:
-            return [sql], ""
-        return [], sql
-    _, sql = criteria_sql(node, ctx, top=False)
-    return [], sql
+            return [fragment], ("", [])
+        return [], fragment
+    if not isinstance(children, list):
+        raise SegmentDefinitionError("'childCriterias' must be a list.")
+    logical = node.get("logicalOperator") or "and"
+    if logical not in {"and", "or"}:
+        raise SegmentDefinitionError(f"Unknown logicalOperator '{logical}'; use 'and' or 'or'.")
+    parts: list[Fragment] = []
+    activity: list[Fragment] = []
+    for child in children:
+        child_activity, child_sql = _criteria_part(child, ctx)
+        if logical == "and":
+            activity.extend(child_activity)
+        elif child_activity:
+            parts.append(_exists(child_activity))
+        if child_sql[0]:
+            parts.append(child_sql)
+    if logical == "and" and activity:
+        parts.append(_exists(activity))
+    if not parts:
+        return [], ("", [])
+    word = " AND " if logical == "and" else " OR "
+    return [], ("(" + word.join(p[0] for p in parts) + ")", [v for p in parts for v in p[1]])
 
 
-def _exists(conditions: list[str], ctx: _Context) -> str:
-    return (
+def _exists(conditions: list[Fragment]) -> Fragment:
+    sql = (
         "EXISTS (SELECT 1 FROM UnifiedActivity a WHERE a.CustomerId = c.CustomerId AND "
-        + " AND ".join(conditions)
+        + " AND ".join(c[0] for c in conditions)
         + ")"
     )
+    return sql, [v for c in conditions for v in c[1]]
 
 
 def segment_sql(
@@ -325,6 +319,7 @@ def segment_sql(
         )
     ctx = _Context(schemas, now=now)
     sql = ""
+    params: list[Any] = []
     for i, rowset in enumerate(rowsets):
         if not isinstance(rowset, Mapping):
             raise SegmentDefinitionError("Each rowset must be a JSON object.")
@@ -332,7 +327,7 @@ def segment_sql(
         if op not in {"union", "intersect", "except", "none", "include", "exclude"}:
             raise SegmentDefinitionError(f"Unknown rowsetOperation '{op}'.")
         criteria = rowset.get("criteria") or {}
-        _, where = criteria_sql(criteria, ctx)
+        where, where_params = criteria_sql(criteria, ctx)
         part = (
             "SELECT c.CustomerId FROM Customer c "
             "LEFT JOIN Customer_Measure m ON m.CustomerId = c.CustomerId "
@@ -343,7 +338,8 @@ def segment_sql(
         else:
             word = _SET_OPERATIONS[op]
             sql = f"({sql}) {word} ({part})"
-    return sql, ctx.params
+        params.extend(where_params)
+    return sql, params
 
 
 def measure_filter_sql(
@@ -355,8 +351,7 @@ def measure_filter_sql(
 ) -> tuple[str, list[Any]]:
     """A measure's ``filteringCriteria`` on its base entity as SQL (rows aliased ``b``)."""
     ctx = _Context(schemas, now=now, base=base)
-    _, where = criteria_sql(criteria, ctx)
-    return where, ctx.params
+    return criteria_sql(criteria, ctx)
 
 
 def _leaf(attribute: str, op: str, value: str | None = None, values: list[str] | None = None,

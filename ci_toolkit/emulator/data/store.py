@@ -63,6 +63,8 @@ __all__ = ["DataStore", "DefinitionError", "NotFoundError", "ODataPage", "ODataQ
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
+#: File in ``data_dir`` holding segment and measure definitions (and segment size history).
+DEFINITIONS_FILE = "segments-and-measures.json"
 HISTORY_DAYS = 90
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,127}$")
 _SEGMENT_COLUMNS = [
@@ -206,7 +208,7 @@ class DataStore:
     def _load(self) -> dict[str, Any] | None:
         if self.data_dir is None:
             return None
-        path = self.data_dir / "data.json"
+        path = self.data_dir / DEFINITIONS_FILE
         if not path.exists():
             return None
         try:
@@ -229,9 +231,9 @@ class DataStore:
             "segmentHistory": self._history,
             "measures": [public(m) for m in self._measures.values()],
         }
-        tmp = self.data_dir / "data.json.tmp"
+        tmp = self.data_dir / (DEFINITIONS_FILE + ".tmp")
         tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-        os.replace(tmp, self.data_dir / "data.json")
+        os.replace(tmp, self.data_dir / DEFINITIONS_FILE)
 
     def _stamp(self, actor: str, at: datetime, created: bool) -> dict[str, Any]:
         stamp: dict[str, Any] = {"updatedBy": actor, "updatedUtc": _iso(at)}
