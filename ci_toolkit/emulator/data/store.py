@@ -121,8 +121,8 @@ class DataStore:
     now
         The emulator's start time; history and activities lie before it.
     data_dir
-        Folder where segment and measure definitions persist (``data.json``); ``None`` keeps
-        them in memory only.
+        Folder where segment and measure definitions persist (``segments-and-measures.json``);
+        ``None`` keeps them in memory only.
     """
 
     def __init__(
@@ -800,16 +800,16 @@ class DataStore:
             current = self._segments.get(name)
             if current is None:
                 raise NotFoundError("segment", name)
-            merged = {k: v for k, v in current.items() if k in {"state", "kind"}}
-            merged.update(body if isinstance(body, Mapping) else {})
             if not isinstance(body, Mapping):
                 raise DefinitionError("The request body must be a SegmentMetadata JSON object.")
-            if "segmentQueryExpression" not in body:
-                merged["segmentQueryExpression"] = current.get("segmentQueryExpression")
+            # What the body leaves out stays as it was.
+            unchanged = {"state", "kind", "friendlyName", "description", "segmentQueryExpression"}
+            merged = {k: v for k, v in current.items() if k in unchanged}
+            merged.update(body)
             clean = self._check_segment_body(merged, name)
             now = _utcnow()
-            keep = {k: v for k, v in current.items() if k in {"createdBy", "createdUtc", "_table",
-                                                            "evaluationStatus"}}  # fmt: skip
+            kept = {"createdBy", "createdUtc", "_table", "evaluationStatus"}
+            keep = {k: v for k, v in current.items() if k in kept}
             version = int(current.get("version", 1)) + 1
             self._segments[name] = {**keep, **clean, **self._stamp(actor, now, False)}
             self._segments[name]["version"] = version
