@@ -78,6 +78,17 @@ class CustomerInsights(
         """
         self._entity_cache.clear()
 
+    def sign_out(self) -> None:
+        """Forget the signed-in account and delete its token cache file.
+
+        The next request signs in again.
+
+        Examples
+        --------
+        >>> ci.sign_out()  # doctest: +SKIP
+        """
+        self._session.sign_out()
+
     def close(self) -> None:
         """Close the HTTP session.
 

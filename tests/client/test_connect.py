@@ -121,6 +121,25 @@ def test_environment_connects_with_device_code(
     assert emulator.settings.instance_id in set(ci.instances()["instanceId"])
 
 
+def test_sign_out_forgets_the_account_and_its_cache_file(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, connected: list[CustomerInsights]
+) -> None:
+    _emulator_env(emulator, monkeypatch)
+    prompts = Prompts()
+    ci = ci_toolkit.connect(prompt=prompts)
+    connected.append(ci)
+    ci.instances()
+    credential = ci.session.credential
+    assert isinstance(credential, DeviceCodeCredential)
+    path = credential.cache.path
+    assert path is not None
+    assert path.exists()
+    ci.sign_out()
+    assert not path.exists()
+    ci.instances()  # signs in again
+    assert len(prompts.codes) == 2
+
+
 def test_client_secret_selects_client_credentials(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch, connected: list[CustomerInsights]
 ) -> None:
