@@ -95,6 +95,9 @@ class _Protocol(H11Protocol):
     """uvicorn's h11 protocol, handing the transport to the app so a fault can drop it."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        raw = transport.get_extra_info("socket")
+        if raw is not None:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         inner = self.app
 
@@ -144,7 +147,9 @@ class Emulator:
         if self._thread is not None:
             raise RuntimeError("the emulator is already running")
         started = time.perf_counter()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on sockets that say so,
+        # and without it every response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((HOST, self.config.port))
