@@ -91,6 +91,14 @@ class EntityInfo:
             return SEARCHABLE["segment"]
         return SEARCHABLE.get(self.name, [])
 
+    @property
+    def search_columns(self) -> list[str]:
+        """The columns a search scans: FirstName and LastName are inside FullName already."""
+        names = self.searchable
+        if "FullName" in names:
+            names = [n for n in names if n not in {"FirstName", "LastName"}]
+        return names
+
 
 def system_entities() -> list[EntityInfo]:
     """The unified entities every instance has."""

@@ -546,7 +546,7 @@ class DataStore:
             token = SkipToken.decode(str(opt["$skiptoken"]), query=fingerprint)
         plan = build_page_query(
             info.relation, cols, entity=entity_name, key=info.key, select=select, where=where,
-            search_terms=terms, search_columns=info.searchable, orderby=orderby, token=token,
+            search_terms=terms, search_columns=info.search_columns, orderby=orderby, token=token,
             skip=skip, top=top, page_size=PAGE_SIZE,
         )  # fmt: skip
         cur = self.cursor()
