@@ -150,6 +150,11 @@ def _rewrite_single_item_lists(tokens: list[Any]) -> list[Any]:
     return out
 
 
+def _clip(text: str, limit: int = 120) -> str:
+    """``text`` shortened for an error message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def parse_filter(text: str) -> Any:
     """Parse a ``$filter`` expression into an odata-query syntax tree.
 
@@ -177,17 +182,17 @@ def parse_filter(text: str) -> Any:
     except exceptions.TokenizingException as exc:
         pos = getattr(exc.token, "index", 0)
         raise ODataQueryError(
-            f"Syntax error at position {pos} in $filter '{text}': "
+            f"Syntax error at position {pos} in $filter '{_clip(text)}': "
             f"unexpected character {text.strip()[pos : pos + 1]!r}.",
             target="$filter",
         ) from exc
     except exceptions.ParsingException as exc:
         if exc.eof or exc.token is None:
-            msg = f"Syntax error in $filter '{text}': the expression ends unexpectedly."
+            msg = f"Syntax error in $filter '{_clip(text)}': the expression ends unexpectedly."
         else:
             pos = exc.token.index
             near = text.strip()[pos : pos + 20].strip() or exc.token.value
-            msg = f"Syntax error at position {pos} in $filter '{text}' near '{near}'."
+            msg = f"Syntax error at position {pos} in $filter '{_clip(text)}' near '{near}'."
         raise ODataQueryError(msg, target="$filter") from exc
     except exceptions.UnknownFunctionException as exc:
         raise ODataQueryError(
@@ -195,7 +200,7 @@ def parse_filter(text: str) -> Any:
             target="$filter",
         ) from exc
     except exceptions.ODataException as exc:
-        raise ODataQueryError(f"Invalid $filter '{text}': {exc}", target="$filter") from exc
+        raise ODataQueryError(f"Invalid $filter '{_clip(text)}': {exc}", target="$filter") from exc
     if tree is None:
         raise ODataQueryError("The $filter query option is empty.", target="$filter")
     return tree
@@ -551,7 +556,7 @@ def parse_select(text: str | None, columns: Mapping[str, str], *, entity: str) -
     for part in text.split(","):
         name = part.strip()
         if not name:
-            raise ODataQueryError(f"Empty item in $select '{text}'.", target="$select")
+            raise ODataQueryError(f"Empty item in $select '{_clip(text)}'.", target="$select")
         if name == "*":
             return None
         if "/" in name or "(" in name:
@@ -576,7 +581,7 @@ def parse_orderby(
         words = part.split()
         if not words or len(words) > 2:
             raise ODataQueryError(
-                f"Invalid $orderby '{text}': expected 'Property [asc|desc], ...'.",
+                f"Invalid $orderby '{_clip(text)}': expected 'Property [asc|desc], ...'.",
                 target="$orderby",
             )
         direction = words[1].lower() if len(words) == 2 else "asc"
@@ -596,7 +601,7 @@ def parse_non_negative(text: str | None, option: str) -> int | None:
     value = text.strip()
     if not value.isdigit():
         raise ODataQueryError(
-            f"Invalid value '{text}' for {option} query option found. "
+            f"Invalid value '{_clip(text)}' for {option} query option found. "
             f"The {option} query option requires a non-negative integer value.",
             target=option,
         )
