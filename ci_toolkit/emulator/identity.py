@@ -45,8 +45,8 @@ ROLE_DESCRIPTIONS: dict[str, str] = {
 API_AUDIENCE = "https://api.ci.ai.microsoft.com"
 API_SCOPE_USER_IMPERSONATION = f"{API_AUDIENCE}/user_impersonation"
 API_SCOPE_DEFAULT = f"{API_AUDIENCE}/.default"
-#: The application permission the emulator grants to its confidential client (``roles`` claim).
-APP_ROLE = "CustomerInsights.ReadWrite.All"
+#: The application permission "Dynamics 365 AI for Customer Insights" offers (``roles`` claim).
+APP_ROLE = "api.access"
 
 #: role, display name and login of the demo users.
 _DEMO_USERS: tuple[tuple[Role, str, str], ...] = (

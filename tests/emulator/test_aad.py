@@ -219,7 +219,7 @@ def test_client_credentials_with_msal(emulator: Emulator, http: httpx.Client) ->
     assert "access_token" in result, result
     assert result["scope"] == emulator.settings.app_scope
     token_claims = claims(result["access_token"])
-    assert token_claims["roles"]
+    assert token_claims["roles"] == ["api.access"]
     assert "scp" not in token_claims
     assert token_claims["azp"] == emulator.settings.confidential_client_id
     assert token_claims["oid"] == emulator.state.directory.app_principal.object_id
