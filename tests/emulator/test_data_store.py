@@ -237,7 +237,15 @@ def test_workflow_methods(store: DataStore) -> None:
 
 
 def test_parallel_reads_and_writes(store: DataStore) -> None:
+    expected = store.segment("GoldAndPlatinumMembers")["evaluationStatus"]["entityCount"]
+
     def read(i: int) -> int:
+        if i % 2:
+            page = store.odata_page(
+                "Customer",
+                {"$filter": "IsMemberOfSegment('GoldAndPlatinumMembers')", "$count": "true"},
+            )
+            return page.count or 0
         page = store.odata_page("Customer", {"$filter": f"Country ne 'Nowhere{i}'", "$top": "5"})
         return len(page.rows)
 
@@ -245,7 +253,9 @@ def test_parallel_reads_and_writes(store: DataStore) -> None:
         return store.evaluate_segment("GoldAndPlatinumMembers")
 
     with ThreadPoolExecutor(8) as pool:
-        reads = list(pool.map(read, range(40)))
-        writes = list(pool.map(write, range(4)))
-    assert reads == [5] * 40
-    assert len(set(writes)) == 1
+        reads = [pool.submit(read, i) for i in range(40)]
+        writes = [pool.submit(write, i) for i in range(6)]
+        results = [f.result() for f in reads]
+        counts = {f.result() for f in writes}
+    assert results == [expected if i % 2 else 5 for i in range(40)]
+    assert counts == {expected}

@@ -348,8 +348,9 @@ class DataStore:
 
     def _invalidate(self, name: str) -> None:
         self._columns.pop(name, None)
-        for key in [k for k in self._profiles if k.split("\x1f")[0] == name]:
-            self._profiles.pop(key, None)
+        for key in list(self._profiles):  # a snapshot: other threads may add entries
+            if key.split("\x1f")[0] == name:
+                self._profiles.pop(key, None)
 
     @property
     def searchable_attributes(self) -> list[str]:
