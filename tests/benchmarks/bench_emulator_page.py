@@ -13,11 +13,13 @@ import os
 import resource
 import statistics
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from ci_toolkit.emulator import Emulator, EmulatorConfig
+from ci_toolkit.emulator.data.store import DataStore
 
 QUERIES: list[tuple[str, dict[str, str]]] = [
     ("Customer", {"$filter": "Country eq 'Ireland'"}),
@@ -38,6 +40,17 @@ def _median_ms(samples: list[float]) -> float:
 def main() -> None:
     """Measure and print generation time, page latencies and peak memory."""
     profiles = int(os.environ.get("CI_BENCH_PROFILES", "1000000"))
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    for size in (2_000, 500):  # the default demo: production and sandbox instances
+        DataStore(instance_id="bench", profiles=size, seed=42, now=now).close()
+    print(f"default demo data (2,000 + 500 profiles): {time.perf_counter() - started:.2f} s")
+    started = time.perf_counter()
+    DataStore(instance_id="bench", profiles=profiles, seed=42, now=now).close()
+    print(
+        f"DataStore with {profiles:,} profiles (demo, measures, segments): "
+        f"{time.perf_counter() - started:.1f} s"
+    )
     started = time.perf_counter()
     with Emulator(EmulatorConfig(profiles=profiles, seed=42)) as emu:
         ready = time.perf_counter() - started
