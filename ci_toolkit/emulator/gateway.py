@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ci_toolkit.emulator.errors import api_error, gateway_error
+from ci_toolkit.emulator.errors import api_error, gateway_error, odata_error
 from ci_toolkit.emulator.identity import Principal
 from ci_toolkit.emulator.state import EmulatorState
 from ci_toolkit.emulator.tokens import TokenError
@@ -279,13 +279,12 @@ class GatewayMiddleware:
             await response(scope, receive, send)
             return
         if fault == "unavailable":
-            response = api_error(
-                503,
-                "ServiceUnavailable",
-                "The service is temporarily unavailable. Try again later.",
-                rid,
-                culprit="system",
-            )
+            message = "The service is temporarily unavailable. Try again later."
+            # The data (OData) endpoints answer errors as ODataError, the others ApiErrorResult.
+            if "/data/" in scope["path"]:
+                response = odata_error(503, "ServiceUnavailable", message, rid)
+            else:
+                response = api_error(503, "ServiceUnavailable", message, rid, culprit="system")
             response.headers["Retry-After"] = str(settings.retry_after)
             await response(scope, receive, send)
             return

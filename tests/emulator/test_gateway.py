@@ -202,6 +202,10 @@ def test_injected_429_and_503(faults: Emulator, api: httpx.Client) -> None:
     assert unavailable.json()["exceptionCulprit"] == "system"
     assert unavailable.headers["x-ms-request-id"]
     assert_matches_contract(unavailable, "Get-all-instances")  # 503 declares no body schema
+    data = api.get(f"/instances/{faults.settings.instance_id}/data/Customer")
+    assert data.status_code == 503
+    assert "httpStatusCode" not in data.json()
+    assert_matches_contract(data, "Get-entities-with-OData-path")  # ODataError for data
 
 
 def test_injected_dropped_connection(faults: Emulator, api: httpx.Client) -> None:
