@@ -259,3 +259,10 @@ def test_fault_settings_are_validated(faults: Emulator) -> None:
     with pytest.raises(ValueError, match="kinds"):
         faults.set_faults(kinds=("meteor",))
     assert faults.faults.fault_rate == 0.0
+
+
+def test_faults_and_credentials_apply_to_the_api_only(faults: Emulator, bare: httpx.Client) -> None:
+    faults.set_faults(fault_rate=1.0, kinds=("unavailable",), latency_ms=0)
+    discovery = bare.get(f"{faults.settings.authority}/v2.0/.well-known/openid-configuration")
+    assert discovery.status_code == 200  # Azure AD is not behind the API gateway
+    assert bare.get("/instances").status_code == 503
