@@ -107,6 +107,14 @@ def test_create_update_deactivate_delete(api: httpx.Client, instance_id: str, na
     ).json()["value"]
     assert {r["Country"] for r in rows} == {"France"}
 
+    described = api.put(f"{segments_url(instance_id)}/{name}", json={"description": "renamed"})
+    assert described.status_code == 200, described.text
+    assert described.json()["description"] == "renamed"
+    assert (
+        described.json()["evaluationStatus"]["entityCount"]
+        == updated.json()["evaluationStatus"]["entityCount"]
+    )
+
     off = api.put(f"{segments_url(instance_id)}/{name}/deactivate")
     assert off.status_code == 200
     assert_matches_contract(off, "Deactivate-segment")
