@@ -137,9 +137,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless."""
+    """Debian's Chromium, headless.
+
+    Module-scoped on purpose: Playwright's sync API keeps an asyncio loop marked as running
+    in the main thread while it is open, which would break later tests that (rightly) call
+    ``asyncio.run``; closing it at the end of each module keeps the rest of the suite clean.
+    """
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is required here (CI_TOOLKIT_REQUIRE_BROWSER=1)")
     from playwright.sync_api import sync_playwright
