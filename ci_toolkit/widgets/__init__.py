@@ -23,14 +23,22 @@ Example
 
 from __future__ import annotations
 
+from ci_toolkit.widgets.customer_lookup import CustomerLookup
 from ci_toolkit.widgets.device_code import DeviceCodePrompt
+from ci_toolkit.widgets.entity_browser import EntityBrowser
+from ci_toolkit.widgets.export_monitor import ExportMonitor
 from ci_toolkit.widgets.instance_picker import InstancePicker
+from ci_toolkit.widgets.job_monitor import JobMonitor
 from ci_toolkit.widgets.segment_explorer import SegmentExplorer
 from ci_toolkit.widgets.sign_in import SignInPanel
 
 __all__ = [
+    "CustomerLookup",
     "DeviceCodePrompt",
+    "EntityBrowser",
+    "ExportMonitor",
     "InstancePicker",
+    "JobMonitor",
     "SegmentExplorer",
     "SignInPanel",
 ]

@@ -1,0 +1,199 @@
+"""``ExportMonitor``: exports with status badges; run several now with live progress; run history.
+
+Example
+-------
+>>> from ci_toolkit.widgets import ExportMonitor
+>>> monitor = ExportMonitor(ci)  # doctest: +SKIP
+>>> monitor.picker.value = ("braze-gold-members",)  # doctest: +SKIP
+>>> monitor.buttons["run"].click()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from ci_toolkit import plots
+from ci_toolkit.widgets._common import (
+    WRITE_ROLES,
+    CIWidget,
+    JobProgress,
+    badge,
+    frame_html,
+    show_figure,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ci_toolkit.client import CustomerInsights, JobHandle
+
+__all__ = ["ExportMonitor"]
+
+logger = logging.getLogger(__name__)
+
+_LIST_COLUMNS = [
+    "friendlyName",
+    "identifier",
+    "connectionType",
+    "status",
+    "lastRun",
+    "lastSuccess",
+    "schedule",
+    "lastError",
+]
+
+
+class ExportMonitor(CIWidget):
+    """Exports with connection type, status badge, last run, last success and schedule.
+
+    Select one or several exports and *Run now*: one export job is submitted and followed in
+    the background; when it ends the list (and its badges) and the run-history chart update.
+    *Run now* is disabled, with the reason, for roles that cannot submit jobs (viewer).
+
+    Parameters
+    ----------
+    ci
+        The client.
+    history
+        How many recent task runs the chart and the run counts look at.
+    poll_interval
+        Seconds between polls of the running export job.
+
+    Attributes
+    ----------
+    table : ipywidgets.HTML
+        The exports with coloured status badges.
+    picker : ipywidgets.SelectMultiple
+        Friendly name -> identifier; the selection is what *Run now* runs and what the
+        chart shows (all exports when nothing is selected).
+    chart : ipywidgets.Output
+        The run-history timeline (:func:`ci_toolkit.plots.export_timeline`).
+    buttons : dict[str, ipywidgets.Button]
+        ``run``, ``chart`` and ``reload``.
+    reason : ipywidgets.HTML
+        Why *Run now* is disabled, when it is.
+    progress : JobProgress
+        The running export job.
+
+    Example
+    -------
+    >>> monitor = ExportMonitor(ci)  # doctest: +SKIP
+    >>> monitor.wait_idle(); monitor.exports[["identifier", "lastStatus"]]  # doctest: +SKIP
+    """
+
+    def __init__(self, ci: CustomerInsights, *, history: int = 500, **kwargs: Any) -> None:
+        super().__init__(ci, **kwargs)
+        self.history = history
+        self.exports: pd.DataFrame | None = None
+        self.user_role = ""
+        self.job: JobHandle | None = None
+        self._loading = False
+        self.table = widgets.HTML("Loading exports...")
+        self.picker = widgets.SelectMultiple(description="Exports", options=[], rows=6)
+        self.picker.layout.width = "36em"
+        self.picker.observe(lambda _: self._update_buttons(), names="value")
+        self.buttons = {
+            "run": widgets.Button(description="Run now", icon="play", disabled=True),
+            "chart": widgets.Button(description="Show history", icon="bar-chart"),
+            "reload": widgets.Button(description="Reload list", icon="list"),
+        }
+        self.buttons["run"].on_click(lambda _: self.submit(self._run))
+        self.buttons["chart"].on_click(lambda _: self.submit(self._chart))
+        self.buttons["reload"].on_click(lambda _: self.reload())
+        self.reason = widgets.HTML()
+        self.progress = JobProgress()
+        self.chart = widgets.Output()
+        self.children = [
+            widgets.HTML("<b>Exports</b>"),
+            self.table,
+            self.picker,
+            widgets.HBox(list(self.buttons.values())),
+            self.reason,
+            self.progress,
+            self.message,
+            self.chart,
+        ]
+        self.reload()
+
+    @property
+    def selected(self) -> list[str]:
+        """The selected export identifiers."""
+        return [str(v) for v in self.picker.value]
+
+    def reload(self) -> None:
+        """Load the exports (and the chart) again, in the background."""
+        self.submit(self._load)
+
+    def _load(self) -> None:
+        self.user_role = self.role()
+        frame = self.ci.exports(history=self.history)
+        self.exports = frame
+        shown = frame.copy()
+        shown["status"] = [badge(s) for s in frame["lastStatus"]]
+        self.table.value = frame_html(
+            shown[[c for c in _LIST_COLUMNS if c in shown.columns]],
+            max_rows=100,
+            html_columns=["status"],
+            empty="No exports.",
+        )
+        options = [
+            (f"{label if isinstance(label, str) and label else ident}", ident)
+            for ident, label in zip(
+                frame["identifier"].astype(str), frame["friendlyName"], strict=True
+            )
+        ]
+        current = self.selected
+        self._loading = True
+        try:
+            self.picker.options = options
+            idents = [v for _, v in options]
+            self.picker.value = tuple(i for i in current if i in idents)
+        finally:
+            self._loading = False
+        self._update_buttons()
+        self._chart()
+
+    def status_of(self, identifier: str) -> str | None:
+        """The last loaded status of one export (``successful``, ``failed``...)."""
+        if self.exports is None:
+            return None
+        rows = self.exports[self.exports["identifier"] == identifier]
+        return None if rows.empty else str(rows["lastStatus"].iloc[0])
+
+    def _update_buttons(self) -> None:
+        allowed = self.user_role in WRITE_ROLES
+        running = self.job is not None and not self.job.done
+        self.buttons["run"].disabled = not (allowed and self.selected) or running
+        if allowed:
+            self.reason.value = ""
+            self.buttons["run"].tooltip = "Run the selected exports now"
+        else:
+            text = (
+                f"Your role is '{self.user_role or 'unknown'}': running exports needs the "
+                "admin or contributor role."
+            )
+            self.reason.value = f"<i style='color:#757575'>{html.escape(text)}</i>"
+            self.buttons["run"].tooltip = text
+
+    def _chart(self) -> None:
+        import pandas as pd
+
+        if self.exports is None:
+            return
+        wanted = self.selected or [str(i) for i in self.exports["identifier"]]
+        frames = [self.ci.export_history(i, top=self.history) for i in wanted]
+        history = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        show_figure(self.chart, plots.export_timeline(history, title="Export runs"))
+
+    def _run(self) -> None:
+        chosen = self.selected
+        if not chosen:
+            return
+        self.job = self.ci.run_export(*chosen)
+        self._update_buttons()
+        self.say(f"Running {', '.join(chosen)} (job {self.job.job_id[:8]})...")
+        self.follow_job(self.job, self.progress, on_done=lambda _: self.reload())
