@@ -1,5 +1,6 @@
-"""Entity data through the OData endpoint: ``query`` (all pages, one DataFrame) and
-``iter_pages`` (one DataFrame per page, for streaming).
+"""Entity data through the OData endpoint: ``query`` (all rows, one DataFrame),
+``iter_pages`` (one DataFrame per service page), ``iter_batches`` (large pulls in key order,
+bounded memory) and ``to_parquet`` (a pull larger than memory, written in row groups).
 
 API operations (function -> returns: operation):
 
@@ -9,6 +10,17 @@ API operations (function -> returns: operation):
     ``@odata.nextLink`` (Get-entities-with-OData-path).
 ``iter_pages(entity, ...)`` -> iterator of DataFrames, one per page
     Same operation.
+``iter_batches(entity, ...)`` -> iterator of DataFrames of about ``batch_rows`` rows
+    Same operation, read in parallel by key range (:mod:`ci_toolkit.bulk`).
+``to_parquet(path, entity, ...)`` -> rows written
+    Same operation, written to a Parquet file in row groups.
+
+Bulk reads (``query``, ``iter_batches``, ``to_parquet`` with ``parallel=True``, the default)
+count the rows first (``$count``), cut them into key ranges and fetch the ranges
+concurrently under an adaptive limit, exactly once and in key order (see
+:mod:`ci_toolkit.bulk.runner`). They fall back to following ``@odata.nextLink`` one page at
+a time when an ``orderby`` is given, when the entity has no key in its metadata, when the
+service cannot filter on the key (ingested source tables) or for a ``top`` of one page.
 
 Columns are typed from the entity's attribute metadata
 (``GET /instances/{instanceId}/manage/entities/{entityName}``, fetched once per entity and
@@ -24,16 +36,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ci_toolkit import _defaults
 from ci_toolkit.odata import Filter, render
 from ci_toolkit.resources._base import segment
 from ci_toolkit.resources.entities import EntitiesMixin
 
 if TYPE_CHECKING:
+    import os
+
     import pandas as pd
+
+    from ci_toolkit.bulk.runner import BulkPull
 
 __all__ = ["DataMixin"]
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_PARTITION_ROWS = 5_000
+"""Rows per key range when streaming (smaller ranges hold less in memory)."""
 
 _NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_/")
 
@@ -69,6 +89,18 @@ def _check_int(value: int | None, option: str, minimum: int) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{option} must be an integer >= {minimum}, got {value!r}")
+
+
+@dataclass
+class _Bulk:
+    pull: BulkPull
+    columns: list[str]
+    drop_key: bool
+
+    def tidy(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.drop_key:
+            frame = frame.drop(columns=[self.pull.key])
+        return frame
 
 
 @dataclass
@@ -177,6 +209,106 @@ class DataMixin(EntitiesMixin):
             self._same_origin(str(next_link))
             url = str(next_link)
 
+    def _entity_key(self, entity: str) -> str | None:
+        from ci_toolkit.exceptions import NotFoundError
+
+        try:
+            meta = self._entity_metadata(entity)
+        except NotFoundError:
+            return None
+        for key in meta.get("keys") or []:
+            for attr in key or []:
+                if isinstance(attr, dict) and attr.get("name"):
+                    return str(attr["name"])
+        return None
+
+    def _bulk(
+        self,
+        entity: str,
+        *,
+        filter: Filter | str | None,
+        select: str | Sequence[str] | None,
+        orderby: str | Sequence[str] | None,
+        top: int | None,
+        skip: int | None,
+        search: str | None,
+        expand: str | Sequence[str] | None,
+        max_concurrency: int | None,
+        partition_rows: int | None = None,
+        warn_top: bool = False,
+    ) -> _Bulk | None:
+        """A planned parallel pull, or ``None`` when this query is read sequentially."""
+        from ci_toolkit.bulk.runner import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARTITION_ROWS, BulkPull
+        from ci_toolkit.exceptions import QueryError
+
+        selected = _names(select, "select")
+        expanded = _names(expand, "expand")
+        _check_int(top, "top", 0)
+        _check_int(skip, "skip", 0)
+        _check_int(max_concurrency, "max_concurrency", 1)
+        order = _orderby(orderby)
+        filter_text = render(filter)
+        if order or (top is not None and top <= _defaults.PAGE_SIZE):
+            return None
+        key = self._entity_key(entity)
+        if key is None:
+            return None
+        types = self._column_types(entity)
+        expected = list(selected) if selected else list(types)
+        drop_key = bool(selected) and key not in expected
+        if drop_key:
+            expected.append(key)
+        if expanded:
+            expected = expected + [e for e in expanded if e not in expected]
+        params: dict[str, Any] = {}
+        if selected:
+            params["$select"] = ",".join([*selected, key] if drop_key else selected)
+        if search:
+            params["$search"] = search
+        if expanded:
+            params["$expand"] = ",".join(expanded)
+
+        pull = BulkPull(
+            self._session._client,
+            self._path(f"data/{segment(entity)}"),
+            key=key,
+            columns=expected,
+            types=types,
+            extra=not selected,
+            params=params,
+            filter=filter_text,
+            skip=skip,
+            top=top,
+            max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
+            partition_rows=partition_rows or DEFAULT_PARTITION_ROWS,
+            secrets=self._session._secrets,
+        )
+        try:
+            pull.plan()
+        except QueryError as exc:
+            logger.debug("%s: no parallel pull (%s); following nextLink instead", entity, exc)
+            return None
+        more = pull.total is not None and pull.total - (skip or 0) > (top or 0)
+        if warn_top and top is not None and more:
+            warnings.warn(f"query({entity!r}) stopped at top={top}; more rows match", stacklevel=4)
+        return _Bulk(pull, expected, drop_key)
+
+    def _bulk_frames(self, bulk: _Bulk, entity: str, progress: bool) -> Iterator[pd.DataFrame]:
+        bar: Any = None
+        rows = bulk.pull.rows_to_pull or 0
+        if progress and rows > _defaults.PAGE_SIZE:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=rows, unit="rows", desc=entity, leave=False)
+            bulk.pull.on_rows = bar.update
+        try:
+            for frame in bulk.pull.frames():
+                yield bulk.tidy(frame)
+        finally:
+            if bar is not None:
+                bar.close()
+        logger.debug("%s: %s", entity, bulk.pull.stats)
+
     def iter_pages(
         self,
         entity: str,
@@ -233,8 +365,16 @@ class DataMixin(EntitiesMixin):
         expand: str | Sequence[str] | None = None,
         count: bool = False,
         progress: bool = True,
+        parallel: bool = True,
+        max_concurrency: int | None = None,
     ) -> pd.DataFrame:
-        """Read an entity into one DataFrame, following every ``@odata.nextLink`` page.
+        """Read an entity into one DataFrame: every matching row, exactly once.
+
+        With ``parallel`` (the default) the rows are counted, cut into key ranges and
+        fetched concurrently (at most ``max_concurrency`` requests in flight, fewer while
+        the service throttles), then returned in key order; each page is converted to
+        typed columns as it arrives. Otherwise (or with an ``orderby``) the pages are read
+        one after another, following ``@odata.nextLink``.
 
         Parameters
         ----------
@@ -260,6 +400,10 @@ class DataMixin(EntitiesMixin):
             the progress bar.
         progress : bool
             Show a ``tqdm`` progress bar when more than one page is needed.
+        parallel : bool
+            Fetch key ranges concurrently (``False``: one page after another).
+        max_concurrency : int, optional
+            Most requests in flight (default 10, the connection pool's size).
 
         Returns
         -------
@@ -274,6 +418,13 @@ class DataMixin(EntitiesMixin):
             Unknown entity.
         ci_toolkit.exceptions.QueryError
             The service rejected the query (bad filter, unsupported combination).
+        ci_toolkit.exceptions.ServiceUnreachableError
+            A page could not be fetched after repeated throttling or dropped connections.
+
+        Warns
+        -----
+        ci_toolkit.bulk.IncompletePullWarning
+            The rows read do not match ``$count`` (the data changed during the pull).
 
         Examples
         --------
@@ -283,6 +434,32 @@ class DataMixin(EntitiesMixin):
         >>> ci.query("Customer", filter=where, select=["CustomerId", "BirthDate"])  # doctest: +SKIP
         """
         import pandas as pd
+
+        from ci_toolkit.bulk.accumulator import concat_frames
+
+        if parallel:
+            bulk = self._bulk(
+                entity,
+                filter=filter,
+                select=select,
+                orderby=orderby,
+                top=top,
+                skip=skip,
+                search=search,
+                expand=expand,
+                max_concurrency=max_concurrency,
+                warn_top=count,
+            )
+            if bulk is not None:
+                parts = list(self._bulk_frames(bulk, entity, progress))
+                result = concat_frames(parts) if parts else self._empty(bulk)
+                result.attrs = {
+                    "odata": {
+                        "context": bulk.pull.context,
+                        "count": bulk.pull.total if count else None,
+                    }
+                }
+                return result
 
         frames_: list[pd.DataFrame] = []
         bar: Any = None
@@ -319,3 +496,150 @@ class DataMixin(EntitiesMixin):
         result = non_empty[0] if len(non_empty) == 1 else pd.concat(non_empty, ignore_index=True)
         result.attrs = {"odata": odata}
         return result
+
+    def _empty(self, bulk: _Bulk) -> pd.DataFrame:
+        return bulk.tidy(bulk.pull.empty())
+
+    def iter_batches(
+        self,
+        entity: str,
+        *,
+        filter: Filter | str | None = None,
+        select: str | Sequence[str] | None = None,
+        top: int | None = None,
+        skip: int | None = None,
+        search: str | None = None,
+        expand: str | Sequence[str] | None = None,
+        batch_rows: int = 100_000,
+        progress: bool = True,
+        parallel: bool = True,
+        max_concurrency: int | None = None,
+    ) -> Iterator[pd.DataFrame]:
+        """Stream a large pull as typed DataFrames of about ``batch_rows`` rows, in key order.
+
+        The rows are fetched as :meth:`query` fetches them (in parallel, exactly once), but
+        only a few key ranges are held at a time: earlier ranges are fetched first and
+        handed on as soon as they are complete, so memory stays bounded by the concurrency
+        and the batch size rather than the size of the table.
+
+        Parameters
+        ----------
+        entity : str
+            Entity name, e.g. ``"UnifiedActivity"``.
+        filter, select, top, skip, search, expand
+            As for :meth:`query`.
+        batch_rows : int
+            Rows per yielded DataFrame (the last one may hold fewer).
+        progress : bool
+            Show one ``tqdm`` progress bar.
+        parallel : bool
+            Fetch key ranges concurrently (``False``: one page after another).
+        max_concurrency : int, optional
+            Most requests in flight (default 10).
+
+        Yields
+        ------
+        pandas.DataFrame
+            Consecutive rows in key order, typed as :meth:`query` types them.
+
+        Examples
+        --------
+        >>> for batch in ci.iter_batches("UnifiedActivity", batch_rows=50_000):  # doctest: +SKIP
+        ...     totals = batch.groupby("ActivityType")["Amount"].sum()
+        """
+        from ci_toolkit.bulk.accumulator import concat_frames
+
+        _check_int(batch_rows, "batch_rows", 1)
+        source: Iterator[pd.DataFrame] | None = None
+        if parallel:
+            bulk = self._bulk(
+                entity,
+                filter=filter,
+                select=select,
+                orderby=None,
+                top=top,
+                skip=skip,
+                search=search,
+                expand=expand,
+                max_concurrency=max_concurrency,
+                partition_rows=min(batch_rows, DEFAULT_BATCH_PARTITION_ROWS),
+            )
+            if bulk is not None:
+                source = self._bulk_frames(bulk, entity, progress)
+        if source is None:
+            source = self.iter_pages(
+                entity, filter=filter, select=select, top=top, skip=skip, search=search,
+                expand=expand,
+            )  # fmt: skip
+        held: list[pd.DataFrame] = []
+        rows = 0
+        for frame in source:
+            start = 0
+            while start < len(frame):
+                part = frame.iloc[start : start + batch_rows - rows]
+                held.append(part)
+                rows += len(part)
+                start += len(part)
+                if rows >= batch_rows:
+                    yield concat_frames(held)
+                    held, rows = [], 0
+        if held:
+            yield concat_frames(held)
+
+    def to_parquet(
+        self,
+        path: str | os.PathLike[str],
+        entity: str,
+        *,
+        filter: Filter | str | None = None,
+        select: str | Sequence[str] | None = None,
+        top: int | None = None,
+        skip: int | None = None,
+        search: str | None = None,
+        expand: str | Sequence[str] | None = None,
+        row_group_rows: int = 100_000,
+        progress: bool = True,
+        parallel: bool = True,
+        max_concurrency: int | None = None,
+    ) -> int:
+        """Pull an entity into a Parquet file, row group by row group (larger than memory).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write; it appears only when the pull is complete (written as
+            ``<path>.partial`` first).
+        entity : str
+            Entity name.
+        filter, select, top, skip, search, expand
+            As for :meth:`query`.
+        row_group_rows : int
+            Rows per Parquet row group (also what is held in memory at a time).
+        progress, parallel, max_concurrency
+            As for :meth:`iter_batches`.
+
+        Returns
+        -------
+        int
+            Rows written.
+
+        Examples
+        --------
+        >>> ci.to_parquet("activities.parquet", "UnifiedActivity")  # doctest: +SKIP
+        1000000
+        >>> import pandas as pd
+        >>> pd.read_parquet("activities.parquet").shape  # doctest: +SKIP
+        """
+        from ci_toolkit import frames
+        from ci_toolkit.bulk.parquet import write_parquet
+
+        _check_int(row_group_rows, "row_group_rows", 1)
+        batches = self.iter_batches(
+            entity, filter=filter, select=select, top=top, skip=skip, search=search,
+            expand=expand, batch_rows=row_group_rows, progress=progress, parallel=parallel,
+            max_concurrency=max_concurrency,
+        )  # fmt: skip
+        selected = _names(select, "select")
+        types = self._column_types(entity)
+        empty = frames.entity_frame([], types, columns=selected or list(types))
+        return write_parquet(batches, path, row_group_rows=row_group_rows, empty=empty)

@@ -1,0 +1,478 @@
+"""The scheduler of a bulk pull: plan key ranges, fetch pages concurrently, emit in key order.
+
+Threads, not asyncio: a ``ThreadPoolExecutor`` sends page requests on the connection's
+shared ``httpx.Client`` while the calling thread schedules, so a pull works the same in a
+script and in a Jupyter cell whose event loop is already running.
+
+How a pull runs
+---------------
+1. ``$count`` of the query (one request); ranges of about ``partition_rows`` rows are
+   planned from it (:mod:`ci_toolkit.bulk.planner`) and the key at each boundary is looked
+   up with ``$orderby=<key>&$skip=<offset>&$top=1``.
+2. Each partition is read with its key-range ``$filter``, following ``@odata.nextLink``;
+   at most one request per partition is in flight and earlier partitions go first, so
+   finished partitions can be handed on in order while later ones are still arriving.
+3. The number of requests in flight follows :class:`~ci_toolkit.bulk.controller.AimdController`
+   (growing while healthy, halving on 429/503/drops, pausing for ``Retry-After``).
+4. Exactly once: a failed request is sent again from where its partition stopped (the same
+   nextLink, or the last key seen when a link no longer works), never from the start; a
+   partition that comes back with fewer or more rows than planned is fetched again; rows
+   are de-duplicated by key; the total is checked against ``$count``
+   (:class:`IncompletePullWarning` when the data changed during the pull).
+
+Example
+-------
+>>> pull = BulkPull(client, "instances/i/data/Customer", key="Id",
+...                 columns=["Id", "Name"], types={"Id": "String"})  # doctest: +SKIP
+>>> for frame in pull.frames():  # doctest: +SKIP
+...     print(len(frame))
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ci_toolkit.bulk.accumulator import ColumnAccumulator, page_columns, typed_frame
+from ci_toolkit.bulk.controller import AimdController
+from ci_toolkit.bulk.fetch import Outcome, fetch_page
+from ci_toolkit.bulk.planner import (
+    Partition,
+    partition_filter,
+    partitions_from,
+    plan_offsets,
+    resume_filter,
+)
+from ci_toolkit.exceptions import QueryError, ServiceUnreachableError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "DEFAULT_MAX_CONCURRENCY",
+    "DEFAULT_PARTITION_ROWS",
+    "BulkPull",
+    "BulkStats",
+    "IncompletePullWarning",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_CONCURRENCY = 10
+"""Requests in flight at most (the shared client's connection pool holds 10)."""
+DEFAULT_PARTITION_ROWS = 5_000
+"""Rows per key range of a parallel pull."""
+MAX_ATTEMPTS = 12
+"""Attempts of one page request (throttles and transport failures) before giving up."""
+MAX_REFETCHES = 2
+"""Times a partition with the wrong number of rows is fetched again."""
+
+
+class IncompletePullWarning(UserWarning):
+    """The pulled rows do not match ``$count`` (the data changed while it was read)."""
+
+
+@dataclass
+class BulkStats:
+    """What a pull did: requests, retries, re-fetches, concurrency.
+
+    Examples
+    --------
+    >>> BulkStats().requests
+    0
+    """
+
+    requests: int = 0
+    throttled: int = 0
+    transport_errors: int = 0
+    refetched_partitions: int = 0
+    resumed_from_key: int = 0
+    duplicates_dropped: int = 0
+    partitions: int = 0
+    total: int | None = None
+    rows: int = 0
+    peak_concurrency: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class _Task:
+    partition: int
+    url: str
+    params: dict[str, Any] | None
+    attempt: int = 0
+    ready_at: float = 0.0
+
+
+@dataclass
+class _State:
+    partition: Partition
+    acc: ColumnAccumulator
+    last_key: Any = None
+    refetches: int = 0
+    done: bool = False
+    frame: Any = None
+    link_failures: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class BulkPull:
+    """One parallel, exactly-once read of an entity.
+
+    Parameters
+    ----------
+    client : httpx.Client
+        The connection's shared client (credentials, TLS, connection pool).
+    path : str
+        ``instances/{id}/data/{entity}``.
+    key : str
+        The entity's key attribute (must be in the rows).
+    columns : Sequence[str]
+        The expected columns (the key among them).
+    types : Mapping[str, str]
+        Attribute name -> ``dataType`` from the entity metadata (column dtypes).
+    extra : bool
+        Keep properties the rows carry beyond ``columns`` (not after a ``$select``).
+    params : Mapping[str, Any]
+        Further query options sent with every request (``$select``, ``$search``,
+        ``$expand``); not ``$filter``, ``$skip``, ``$top``, ``$orderby``, ``$count``.
+    filter : str or None
+        The user's ``$filter``.
+    skip, top : int or None
+        Pull the rows from offset ``skip``, at most ``top`` of them.
+    max_concurrency : int
+        Ceiling of requests in flight.
+    partition_rows : int
+        Target rows per key range.
+    on_rows : Callable[[int], None] or None
+        Called in the calling thread with the rows of every page (progress).
+    secrets : tuple[str, ...]
+        Scrubbed from error messages.
+    sleep : Callable[[float], None]
+        For backoff waits (tests).
+
+    Examples
+    --------
+    >>> pull = BulkPull(client, path, key="Id", columns=["Id"], types={})  # doctest: +SKIP
+    >>> total = pull.plan()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        path: str,
+        *,
+        key: str,
+        columns: Sequence[str],
+        types: Mapping[str, str],
+        extra: bool = True,
+        params: Mapping[str, Any] | None = None,
+        filter: str | None = None,
+        skip: int | None = None,
+        top: int | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        partition_rows: int = DEFAULT_PARTITION_ROWS,
+        on_rows: Callable[[int], None] | None = None,
+        secrets: tuple[str, ...] = (),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.path = path
+        self.key = key
+        self.columns = list(columns)
+        self.types = dict(types)
+        self.extra = extra
+        self.params = dict(params or {})
+        self.filter = filter
+        self.skip = skip or 0
+        self.top = top
+        self.controller = AimdController(ceiling=max_concurrency, initial=min(4, max_concurrency))
+        self.partition_rows = partition_rows
+        self.on_rows = on_rows
+        self.secrets = secrets
+        self.sleep = sleep
+        self.stats = BulkStats()
+        self.total: int | None = None
+        self.context: str | None = None
+        self.rows_to_pull: int | None = None
+        self._partitions: list[Partition] | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def empty(self) -> pd.DataFrame:
+        """The typed, empty frame of this pull (its columns and dtypes)."""
+        return typed_frame({name: [] for name in self.columns}, self.types)
+
+    def _page_columns(self, rows: list[dict[str, Any]]) -> Any:
+        return page_columns(rows, self.columns, extra=self.extra)
+
+    def _accumulator(self) -> ColumnAccumulator:
+        return ColumnAccumulator(key=self.key, types=self.types, columns=self.columns)
+
+    # -- one request with retries (planning) ----------------------------------------------------
+
+    def _get(self, url: str, params: Mapping[str, Any] | None) -> Outcome:
+        for attempt in range(MAX_ATTEMPTS):
+            pause = self.controller.pause_remaining()
+            if pause > 0:
+                self.sleep(pause)
+            self.stats.requests += 1
+            out = fetch_page(
+                self.client, url, params, convert=lambda rows: rows, key=self.key,
+                secrets=self.secrets,
+            )  # fmt: skip
+            if out.ok:
+                self.controller.on_success(out.latency)
+                return out
+            self._record_failure(out)
+            if out.transport_error is not None:
+                self.sleep(_backoff(attempt))
+        raise ServiceUnreachableError(
+            f"GET {self.path}: no answer after {MAX_ATTEMPTS} attempts (throttled or dropped)",
+            secrets=self.secrets,
+        )
+
+    def _record_failure(self, out: Outcome) -> None:
+        if out.transport_error is not None:
+            self.stats.transport_errors += 1
+            self.controller.on_error()
+        else:
+            self.stats.throttled += 1
+            self.controller.on_throttle(out.retry_after)
+
+    # -- planning -------------------------------------------------------------------------------
+
+    def plan(self) -> int:
+        """Count the rows and cut them into key ranges; the number of rows to pull.
+
+        Raises
+        ------
+        ci_toolkit.exceptions.QueryError
+            When the service cannot filter on the key (e.g. an ingested source table);
+            pull sequentially instead.
+        """
+        check = f"{self.key} ne null"
+        count_filter = f"({self.filter}) and {check}" if self.filter else check
+        head = self._get(
+            self.path,
+            {**_no_expand(self.params), "$filter": count_filter, "$count": "true", "$top": 0,
+             "$select": self.key},
+        )  # fmt: skip
+        if head.count is None:
+            raise QueryError(f"{self.path}: the service did not return @odata.count")
+        self.total = head.count
+        self.context = head.context
+        rows = max(head.count - self.skip, 0)
+        if self.top is not None:
+            rows = min(rows, self.top)
+        self.rows_to_pull = rows
+        self.stats.total = rows
+        ranges = plan_offsets(
+            rows=rows,
+            partition_rows=self.partition_rows,
+            min_partitions=2 * self.controller.ceiling,
+            start=self.skip,
+        )
+        offsets = sorted(
+            {r.start for r in ranges[1:]}
+            | ({self.skip} if self.skip and ranges else set())
+            | ({self.skip + rows} if ranges and self.skip + rows < head.count else set())
+        )
+        boundaries = self._boundaries(offsets)
+        self._partitions = partitions_from(ranges, boundaries)
+        self.stats.partitions = len(self._partitions)
+        logger.debug("%s: %d rows in %d key ranges", self.path, rows, len(self._partitions))
+        return rows
+
+    def _boundaries(self, offsets: list[int]) -> dict[int, Any]:
+        if not offsets:
+            return {}
+        base = {**_no_expand(self.params), "$select": self.key, "$orderby": self.key, "$top": 1}
+        if self.filter:
+            base["$filter"] = self.filter
+
+        def probe(offset: int) -> tuple[int, Any]:
+            out = self._get(self.path, {**base, "$skip": offset})
+            return offset, (out.value[0].get(self.key) if out.value else None)
+
+        workers = max(1, min(self.controller.ceiling, len(offsets)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="ci-bulk-plan") as pool:
+            found = dict(pool.map(probe, offsets))
+        return {offset: value for offset, value in found.items() if value is not None}
+
+    # -- fetching -------------------------------------------------------------------------------
+
+    def _first_task(self, state: _State) -> _Task:
+        params = dict(self.params)
+        text = (
+            partition_filter(self.filter, self.key, state.partition)
+            if state.last_key is None
+            else resume_filter(self.filter, self.key, state.partition, after=state.last_key)
+        )
+        if text:
+            params["$filter"] = text
+        return _Task(state.partition.index, self.path, params)
+
+    def frames(self) -> Iterator[pd.DataFrame]:
+        """The pulled rows, one frame per key range, in key order (plans first if needed).
+
+        Yields
+        ------
+        pandas.DataFrame
+            A partition's typed rows, de-duplicated and ordered by key.
+        """
+        started = time.perf_counter()
+        if self._partitions is None:
+            self.plan()
+        assert self._partitions is not None
+        states = [_State(p, self._accumulator()) for p in self._partitions]
+        pending: list[_Task] = [self._first_task(s) for s in states]
+        running: dict[Future[Outcome], _Task] = {}
+        emitted = 0
+        pool = ThreadPoolExecutor(self.controller.ceiling, thread_name_prefix="ci-bulk")
+        self._pool = pool
+        try:
+            while emitted < len(states):
+                now = time.monotonic()
+                paused = self.controller.pause_remaining()
+                if paused <= 0:
+                    limit = self.controller.limit
+                    pending.sort(key=lambda t: t.partition)
+                    for task in list(pending):
+                        if len(running) >= limit:
+                            break
+                        if task.ready_at > now:
+                            continue
+                        pending.remove(task)
+                        running[self._submit(pool, task)] = task
+                    self.stats.peak_concurrency = max(self.stats.peak_concurrency, len(running))
+                timeout = _next_wakeup(pending, now, paused)
+                if running:
+                    done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
+                else:
+                    self.sleep(timeout if timeout is not None else 0.01)
+                    done = set()
+                for future in done:
+                    task = running.pop(future)
+                    self._handle(task, future, states, pending)
+                while emitted < len(states) and states[emitted].done:
+                    frame = states[emitted].frame
+                    states[emitted].frame = None
+                    emitted += 1
+                    yield frame
+        finally:
+            for future in running:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            self.stats.seconds = time.perf_counter() - started
+        self._check_total()
+
+    def _submit(self, pool: ThreadPoolExecutor, task: _Task) -> Future[Outcome]:
+        self.stats.requests += 1
+        return pool.submit(
+            fetch_page,
+            self.client,
+            task.url,
+            task.params,
+            convert=self._page_columns,
+            key=self.key,
+            secrets=self.secrets,
+        )
+
+    def _handle(
+        self, task: _Task, future: Future[Outcome], states: list[_State], pending: list[_Task]
+    ) -> None:
+        state = states[task.partition]
+        try:
+            out = future.result()
+        except QueryError:
+            # A nextLink the service no longer accepts: continue after the last key instead.
+            if task.params is not None or state.link_failures >= 2:
+                raise
+            state.link_failures += 1
+            self.stats.resumed_from_key += 1
+            logger.info("partition %d: resuming after key %r", task.partition, state.last_key)
+            pending.append(self._first_task(state))
+            return
+        if not out.ok:
+            self._record_failure(out)
+            task.attempt += 1
+            if task.attempt >= MAX_ATTEMPTS:
+                raise ServiceUnreachableError(
+                    f"GET {self.path}: no answer after {MAX_ATTEMPTS} attempts "
+                    f"(throttled or dropped); {self.stats.rows:,} rows were read",
+                    secrets=self.secrets,
+                )
+            task.ready_at = time.monotonic() + (
+                _backoff(task.attempt) if out.transport_error is not None else 0.0
+            )
+            pending.append(task)
+            return
+        self.controller.on_success(out.latency)
+        if out.rows:
+            state.acc.add(out.value)
+            state.last_key = out.last_key
+            self.stats.rows += out.rows
+            if self.on_rows is not None:
+                self.on_rows(out.rows)
+        if out.next_link:
+            pending.append(_Task(task.partition, out.next_link, None))
+            return
+        frame = state.acc.finish()
+        dropped = state.acc.rows - len(frame)
+        self.stats.duplicates_dropped += dropped
+        expected = state.partition.expected
+        if len(frame) != expected and state.refetches < MAX_REFETCHES:
+            state.refetches += 1
+            self.stats.refetched_partitions += 1
+            self.stats.rows -= state.acc.rows
+            if self.on_rows is not None:
+                self.on_rows(-state.acc.rows)
+            logger.info(
+                "partition %d: %d rows, %d planned; fetching it again",
+                task.partition, len(frame), expected,
+            )  # fmt: skip
+            state.acc = self._accumulator()
+            state.last_key = None
+            pending.append(self._first_task(state))
+            return
+        state.frame = frame
+        state.done = True
+        state.extra["rows"] = len(frame)
+
+    def _check_total(self) -> None:
+        if self.rows_to_pull is None:
+            return
+        got = self.stats.rows - self.stats.duplicates_dropped
+        if got != self.rows_to_pull:
+            warnings.warn(
+                f"{self.path}: {got:,} rows read, $count said {self.rows_to_pull:,} "
+                "(the data changed during the pull)",
+                IncompletePullWarning,
+                stacklevel=3,
+            )
+
+
+def _no_expand(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in {"$expand", "$select"}}
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(8.0, 0.1 * 2**attempt) + random.uniform(0, 0.1))
+
+
+def _next_wakeup(pending: list[_Task], now: float, paused: float) -> float | None:
+    waits = [t.ready_at - now for t in pending if t.ready_at > now]
+    if paused > 0:
+        waits.append(paused)
+    if not waits:
+        return None if pending == [] else 0.05
+    return max(0.001, min(waits))
