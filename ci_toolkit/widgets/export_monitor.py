@@ -193,6 +193,9 @@ class ExportMonitor(CIWidget):
         chosen = self.selected
         if not chosen:
             return
+        if self.user_role not in WRITE_ROLES:
+            self.say(self.buttons["run"].tooltip)
+            return
         self.job = self.ci.run_export(*chosen)
         self._update_buttons()
         self.say(f"Running {', '.join(chosen)} (job {self.job.job_id[:8]})...")

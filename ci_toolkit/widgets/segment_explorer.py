@@ -39,6 +39,7 @@ __all__ = ["SegmentExplorer"]
 logger = logging.getLogger(__name__)
 
 _LIST_COLUMNS = ["friendlyName", "name", "state", "size", "lastEvaluation", "jobStatus"]
+_MEMBER_COLUMNS = ["FullName", "Email", "City", "Country", "LoyaltyTier", "CustomerId"]
 _CONDITION_COLUMNS = ["rowset", "logicalOperator", "attribute", "comparisonOperator", "value"]
 
 
@@ -189,6 +190,8 @@ class SegmentExplorer(CIWidget):
             title = f"{meta.get('friendlyName') or name}: size over {self.days} days"
             show_figure(self.chart, plots.segment_history_plot(history, title=title))
             members = self.ci.segment_members(name, top=self.sample, progress=False)
+            first = [c for c in _MEMBER_COLUMNS if c in members.columns]
+            members = members[first + [c for c in members.columns if c not in first]]
             self.members.value = f"<b>Members (first {self.sample})</b>" + frame_html(
                 members, max_rows=self.sample, max_cols=8, empty="No members."
             )
@@ -223,9 +226,15 @@ class SegmentExplorer(CIWidget):
         for key in ("activate", "deactivate", "refresh"):
             self.buttons[key].tooltip = tip
 
+    def _allowed(self) -> bool:
+        if self.user_role in WRITE_ROLES:
+            return True
+        self.say(self.buttons["activate"].tooltip or "Your role does not allow this.")
+        return False
+
     def _set_state(self, active: bool) -> None:
         name = self.picker.value
-        if name is None:
+        if name is None or not self._allowed():
             return
         if active:
             self.ci.activate_segment(str(name))
@@ -236,7 +245,7 @@ class SegmentExplorer(CIWidget):
 
     def _refresh(self) -> None:
         name = self.picker.value
-        if name is None:
+        if name is None or not self._allowed():
             return
         self.job = self.ci.refresh("segmentation", identifiers=[str(name)])
         self._update_buttons()
