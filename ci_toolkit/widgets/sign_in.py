@@ -40,10 +40,10 @@ class _PanelPrompt:
         self.panel = panel
 
     def __call__(self, verification_uri: str, user_code: str, expires_on: datetime) -> None:
-        self.panel.pending = True
-        self.panel.status.value = "<b>Sign-in pending</b>: open the link and enter the code."
         self.panel.prompt(verification_uri, user_code, expires_on)
         self.panel.prompt.widget.layout.display = None
+        self.panel.status.value = "<b>Sign-in pending</b>: open the link and enter the code."
+        self.panel.pending = True
 
     def waiting(self, seconds_left: float) -> None:
         self.panel.prompt.waiting(seconds_left)
