@@ -1,0 +1,178 @@
+"""Every walkthrough notebook, executed in a real kernel: no errors, no secrets, safe to rerun.
+
+nbval (``./dev test``) checks that the notebooks run; these tests also look at what they
+show. Each notebook runs with nbclient in a kernel whose config, cache and IPython folders
+are temporary and without ``CI_*`` settings, so it uses the embedded emulator. A probe cell
+appended at the end reads that emulator's subscription key and client secret and the tokens
+MSAL holds in the kernel; then every output and the saved widget state of the notebook's own
+cells are searched for them. The executed notebooks stay in ``test-artifacts/notebooks/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
+
+#: ci-toolkit's connection settings: none may leak into the kernel from the test process.
+SETTINGS = (
+    "CI_TENANT_ID",
+    "CI_CLIENT_ID",
+    "CI_CLIENT_SECRET",
+    "CI_SUBSCRIPTION_KEY",
+    "CI_INSTANCE_ID",
+    "CI_BASE_URL",
+    "CI_AUTHORITY",
+    "CI_CA_FILE",
+)
+
+#: Appended to each notebook: prints the secrets the kernel knows (this cell's output is
+#: removed before the search).
+PROBE = """
+import json as _json
+
+import ci_toolkit as _ci_toolkit
+from ci_toolkit.config import config_file_path as _config_file_path
+from ci_toolkit.connection import embedded_emulator as _embedded_emulator
+
+_settings = _embedded_emulator().settings
+_secrets = {
+    "subscription_key": [_settings.subscription_key],
+    "client_secret": [_settings.client_secret],
+}
+for _value in list(globals().values()):
+    if isinstance(_value, _ci_toolkit.CustomerInsights) and _value.session.credential is not None:
+        _cache = _json.loads(_value.session.credential.cache.cache.serialize())
+        for _kind in ("AccessToken", "RefreshToken", "IdToken"):
+            _items = _cache.get(_kind, {}).values()
+            _secrets.setdefault(_kind, []).extend(i["secret"] for i in _items)
+print(_json.dumps({"secrets": _secrets, "config": str(_config_file_path())}))
+"""
+
+#: The start of a JSON web token (a JSON header, then a JSON payload), whoever issued it.
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}")
+
+
+@pytest.fixture
+def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The kernel inherits this process's environment: isolate it like notebooks/conftest.py."""
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    for name, folder in {
+        "XDG_CACHE_HOME": "cache",
+        "XDG_CONFIG_HOME": "config",
+        "XDG_DATA_HOME": "data",
+        "MPLCONFIGDIR": "matplotlib",
+        "IPYTHONDIR": "ipython",
+    }.items():
+        monkeypatch.setenv(name, str(tmp_path / folder))
+    return tmp_path
+
+
+def _execute(notebook: nbformat.NotebookNode, name: str) -> None:
+    client = NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=120,
+        resources={"metadata": {"path": str(ROOT / "notebooks")}},
+    )
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        pytest.fail(f"{name}: a cell failed (see {ARTIFACTS / name}): {error}")
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, ARTIFACTS / name)  # type: ignore[no-untyped-call]
+
+
+def _stdout(cell: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_and_shows_no_secret(path: Path, kernel_env: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    own_cells = len(notebook.cells)
+    notebook.cells.append(nbformat.v4.new_code_cell(PROBE))  # type: ignore[no-untyped-call]
+    _execute(notebook, path.name)
+
+    probe = json.loads(_stdout(notebook.cells[-1]).strip().splitlines()[-1])
+    assert probe["config"].startswith(str(kernel_env)), "the kernel read the real config file"
+    secrets = {kind: [s for s in values if s] for kind, values in probe["secrets"].items()}
+    assert secrets["subscription_key"], "the probe found the emulator's subscription key"
+    assert secrets["client_secret"], "the probe found the emulator's client secret"
+    assert secrets.get("AccessToken"), "the probe found the token the notebook signed in with"
+
+    del notebook.cells[own_cells:]
+    shown = nbformat.writes(notebook)  # type: ignore[no-untyped-call]  # outputs + widget state
+    for kind, values in secrets.items():
+        for secret in values:
+            assert secret not in shown, f"{path.name} shows the emulator's {kind}"
+            assert secret[:20] not in shown, f"{path.name} shows the start of the {kind}"
+    assert not JWT.search(shown), f"{path.name} shows a token: {JWT.search(shown)}"
+
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code), "every code cell ran"
+    errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
+    assert errors == []
+    tracebacks = [o for c in code for o in c.outputs if "Traceback" in o.get("text", "")]
+    assert tracebacks == []
+
+
+LEFTOVER = """
+import ci_toolkit
+
+_ci = ci_toolkit.connect()
+_leftover = _ci.segment_definition("NotebookDemo_leftover", [("Country", "=", "Ireland")])
+_ci.create_segment(_leftover)
+"""
+
+#: What the emulator holds after a run: demo segments left behind and export runs so far.
+CHECK = """
+import ci_toolkit
+
+_ci = ci_toolkit.connect()
+_demo = sorted(n for n in _ci.segments()["name"] if n.startswith("NotebookDemo_"))
+print("demo segments:", _demo)
+print("export runs:", _ci.exports()["runs"].sum())
+"""
+
+
+@pytest.mark.parametrize("stem", ["02_segments", "03_exports"])
+def test_mutating_notebook_is_safe_to_rerun(stem: str, kernel_env: Path) -> None:
+    """The notebook runs twice in one kernel (one emulator), after an interrupted run."""
+    path = ROOT / "notebooks" / f"{stem}.ipynb"
+    cells = list(nbformat.read(path, as_version=4).cells)  # type: ignore[no-untyped-call]
+    new = nbformat.v4.new_code_cell  # type: ignore[no-untyped-call]
+    notebook = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
+    notebook.cells = [
+        new(LEFTOVER),
+        *cells,
+        new(CHECK),
+        *copy.deepcopy(cells),
+        new(CHECK),
+    ]
+    for number, cell in enumerate(notebook.cells):  # each copy of a cell needs its own id
+        cell["id"] = f"rerun-{number}"
+    _execute(notebook, f"{stem}.rerun.ipynb")
+
+    first, second = (_stdout(c) for c in notebook.cells if c.source == CHECK)
+    runs = [int(text.split("export runs:")[1]) for text in (first, second)]
+    if stem == "02_segments":
+        # the leftover of the "interrupted" run is cleaned up, each run deletes its segment
+        assert "demo segments: []" in first
+        assert "demo segments: []" in second
+        assert runs[1] == runs[0]
+    else:
+        assert "demo segments: ['NotebookDemo_leftover']" in second  # 03 leaves segments alone
+        assert runs[1] == runs[0] + 1, "the second run ran the export once more"
