@@ -195,8 +195,11 @@ def job_summary(job: JobHandle) -> str:
 
     Example
     -------
-    >>> job_summary(ci.refresh("export").wait() and job)  # doctest: +SKIP
-    'Export job 1a2b3c4d ended successful (3 tasks).'
+    >>> from ci_toolkit.client import JobHandle
+    >>> job = JobHandle(None, "jobs", {"jobId": "1a2b3c4d-e5f6", "operationType": "export",
+    ...                                "jobStatus": "successful", "tasks": [{}, {}]})
+    >>> job_summary(job)
+    'Export job 1a2b3c4d ended successful (2 tasks).'
     """
     tasks = job.info.get("tasks") or []
     failed = [t for t in tasks if t.get("taskStatus") in ("failed", "timedOut")]
