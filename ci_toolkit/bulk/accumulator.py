@@ -160,7 +160,7 @@ class ColumnAccumulator:
         key: str,
         types: Mapping[str, str],
         columns: Sequence[str],
-        chunk_rows: int = 10_000,
+        chunk_rows: int = 1_000,
     ) -> None:
         self.key = key
         self.types = types

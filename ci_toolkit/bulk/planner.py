@@ -105,19 +105,19 @@ def plan_offsets(
     Examples
     --------
     >>> [r.rows for r in plan_offsets(rows=1000, partition_rows=5000, min_partitions=4)]
-    [300, 300, 300, 100]
+    [300, 300, 200, 200]
     """
     if rows <= 0:
         return []
     pages = math.ceil(rows / page_size)
     count = max(math.ceil(rows / max(partition_rows, 1)), min(min_partitions, pages), 1)
     count = min(count, pages)
-    per = math.ceil(pages / count) * page_size
+    base, longer = divmod(pages, count)
     ranges: list[OffsetRange] = []
     offset = 0
-    while offset < rows:
-        stop = min(offset + per, rows)
-        ranges.append(OffsetRange(start + offset, start + stop, len(ranges)))
+    for index in range(count):
+        stop = min(offset + (base + (index < longer)) * page_size, rows)
+        ranges.append(OffsetRange(start + offset, start + stop, index))
         offset = stop
     return ranges
 
@@ -130,8 +130,9 @@ def partitions_from(ranges: list[OffsetRange], boundaries: dict[int, Any]) -> li
     ranges : list[OffsetRange]
         From :func:`plan_offsets`.
     boundaries : dict[int, Any]
-        Offset -> key at that offset (``None`` or missing: no bound, i.e. the pull's own
-        start or end).
+        Offset -> key at that offset. Missing for the pull's own start (``$skip`` 0) and
+        end (the last row), which are unbounded; a later range whose start is missing lies
+        beyond the data and is left out.
 
     Returns
     -------
@@ -146,6 +147,11 @@ def partitions_from(ranges: list[OffsetRange], boundaries: dict[int, Any]) -> li
     """
     out: list[Partition] = []
     for r in ranges:
+        if r.index > 0 and r.start not in boundaries:
+            # No row at this offset any more (the data shrank since the count): nothing to
+            # read; the pull's total check reports the difference.
+            logger.info("no key at offset %d: skipping rows %d-%d", r.start, r.start, r.stop)
+            continue
         low = boundaries.get(r.start)
         high = boundaries.get(r.stop)
         if out and low is not None and out[-1].low == low:

@@ -72,6 +72,8 @@ DEFAULT_PARTITION_ROWS = 5_000
 """Rows per key range of a parallel pull."""
 MAX_ATTEMPTS = 12
 """Attempts of one page request (throttles and transport failures) before giving up."""
+MAX_LINK_RESUMES = 3
+"""Times a partition continues after its last key when its nextLink is refused."""
 MAX_REFETCHES = 2
 """Times a partition with the wrong number of rows is fetched again."""
 
@@ -395,7 +397,7 @@ class BulkPull:
             out = future.result()
         except QueryError:
             # A nextLink the service no longer accepts: continue after the last key instead.
-            if task.params is not None or state.link_failures >= 2:
+            if task.params is not None or state.link_failures >= MAX_LINK_RESUMES:
                 raise
             state.link_failures += 1
             self.stats.resumed_from_key += 1

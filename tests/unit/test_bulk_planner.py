@@ -1,0 +1,111 @@
+"""Planning key ranges and accumulating page columns (no HTTP)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+import pytest
+
+from ci_toolkit import frames
+from ci_toolkit.bulk.accumulator import ColumnAccumulator, page_columns, typed_frame
+from ci_toolkit.bulk.planner import (
+    Partition,
+    partition_filter,
+    partitions_from,
+    plan_offsets,
+    resume_filter,
+)
+
+
+@pytest.mark.parametrize(
+    ("rows", "partition_rows", "minimum", "start"),
+    [(1, 5000, 20, 0), (99, 5000, 20, 0), (1000, 5000, 20, 0), (100_000, 5000, 20, 7),
+     (12_345, 1000, 4, 300), (250, 100, 1, 0)],
+)  # fmt: skip
+def test_ranges_cover_every_row_once_and_are_page_aligned(
+    rows: int, partition_rows: int, minimum: int, start: int
+) -> None:
+    ranges = plan_offsets(
+        rows=rows, partition_rows=partition_rows, min_partitions=minimum, start=start
+    )
+    assert ranges[0].start == start
+    assert ranges[-1].stop == start + rows
+    for before, after in itertools.pairwise(ranges):
+        assert before.stop == after.start
+        assert before.rows % 100 == 0
+    assert sum(r.rows for r in ranges) == rows
+    assert [r.index for r in ranges] == list(range(len(ranges)))
+    pages = -(-rows // 100)
+    assert len(ranges) >= min(minimum, pages)
+    assert len(ranges) <= pages
+
+
+def test_no_rows_no_ranges() -> None:
+    assert plan_offsets(rows=0, partition_rows=10, min_partitions=4) == []
+
+
+def test_partitions_take_their_bounds_from_the_boundary_keys() -> None:
+    ranges = plan_offsets(rows=300, partition_rows=100, min_partitions=1, start=50)
+    parts = partitions_from(ranges, {50: "a", 150: "f", 250: "m", 350: "t"})
+    assert [(p.low, p.high, p.expected) for p in parts] == [
+        ("a", "f", 100),
+        ("f", "m", 100),
+        ("m", "t", 100),
+    ]
+    open_ended = partitions_from(ranges, {150: "f", 250: "m"})
+    assert open_ended[0].low is None
+    assert open_ended[-1].high is None
+
+
+def test_coinciding_boundaries_merge_partitions() -> None:
+    ranges = plan_offsets(rows=300, partition_rows=100, min_partitions=1)
+    parts = partitions_from(ranges, {100: "k", 200: "k"})
+    assert [(p.low, p.high, p.expected) for p in parts] == [(None, "k", 100), ("k", None, 200)]
+
+
+def test_filters_quote_keys_and_keep_the_user_filter_apart() -> None:
+    part = Partition(3, "O'a", "z", 10)
+    assert partition_filter("A eq 1 or B eq 2", "Id", part) == (
+        "(A eq 1 or B eq 2) and Id ge 'O''a' and Id lt 'z'"
+    )
+    assert partition_filter(None, "Id", Partition(0, None, None, 5)) is None
+    assert resume_filter(None, "N", Partition(0, 10, 20, 10), after=15) == "N gt 15 and N lt 20"
+
+
+def test_page_columns_keep_extra_properties_but_not_annotations() -> None:
+    cols, count = page_columns(
+        [{"Id": "1", "X": 1, "@odata.etag": "e"}, {"Id": "2", "Y": [1]}], ["Id", "Z"], extra=True
+    )
+    assert count == 2
+    assert cols == {"Id": ["1", "2"], "Z": [None, None], "X": [1, None], "Y": [None, [1]]}
+    selected, _ = page_columns([{"Id": "1", "X": 1}], ["Id"], extra=False)
+    assert selected == {"Id": ["1"]}
+
+
+def test_typed_frame_matches_entity_frame() -> None:
+    types = {"Id": "String", "When": "DateTimeOffset", "N": "Int64", "F": "Double", "B": "Boolean"}
+    rows = [
+        {"Id": "b", "When": "2024-01-01T00:00:00Z", "N": 1, "F": 1.5, "B": True, "Extra": 3},
+        {"Id": "a", "When": None, "N": None, "F": None, "B": None, "Extra": None},
+    ]
+    expected = frames.entity_frame(rows, types)
+    cols, _ = page_columns(rows, list(types), extra=True)
+    pd.testing.assert_frame_equal(typed_frame(cols, types), expected)
+
+
+def test_accumulator_chunks_dedupes_and_orders_by_key() -> None:
+    types = {"Id": "String", "N": "Int64"}
+    acc = ColumnAccumulator(key="Id", types=types, columns=["Id", "N"], chunk_rows=3)
+    acc.add(page_columns([{"Id": "c", "N": 3}, {"Id": "a", "N": 1}], ["Id", "N"], extra=True))
+    acc.add(page_columns([{"Id": "b", "N": 2, "New": "x"}], ["Id", "N"], extra=True))
+    acc.add(page_columns([{"Id": "a", "N": 99}], ["Id", "N"], extra=True))
+    assert acc.rows == 4
+    frame = acc.finish()
+    assert frame["Id"].tolist() == ["a", "b", "c"]
+    assert frame["N"].tolist() == [1, 2, 3]  # the first copy of a duplicate wins
+    assert str(frame["N"].dtype) == "Int64"
+    assert frame["New"].isna().sum() == 2
+    empty = ColumnAccumulator(key="Id", types=types, columns=["Id", "N"]).finish()
+    assert list(empty.columns) == ["Id", "N"]
+    assert str(empty["N"].dtype) == "Int64"
