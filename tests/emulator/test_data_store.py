@@ -259,3 +259,18 @@ def test_parallel_reads_and_writes(store: DataStore) -> None:
         counts = {f.result() for f in writes}
     assert results == [expected if i % 2 else 5 for i in range(40)]
     assert counts == {expected}
+
+
+def test_reads_do_not_wait_for_a_running_evaluation(store: DataStore) -> None:
+    def read() -> int:
+        page = store.odata_page("Customer", {"$filter": "IsMemberOfSegment('YoungAdults')"})
+        return len(store.segments()) + len(store.measures()) + len(page.rows)
+
+    pool = ThreadPoolExecutor(1)
+    store._lock.acquire()  # as if a long evaluation were running
+    try:
+        result = pool.submit(read).result(timeout=10)
+    finally:
+        store._lock.release()
+        pool.shutdown()
+    assert result > 0

@@ -144,7 +144,11 @@ class DataStore:
         self._local = threading.local()
         self._cursors: list[Any] = []
         self._cursor_lock = threading.Lock()
+        # _lock serialises changes (they run DuckDB work and may take seconds); _meta guards
+        # the definition dicts for the short moments they are read or changed, so reads never
+        # wait for an evaluation.
         self._lock = threading.RLock()
+        self._meta = threading.RLock()
         self._columns: dict[str, dict[str, str]] = {}
         self._profiles: dict[str, dict[str, Any]] = {}
         self._segments: dict[str, dict[str, Any]] = {}
@@ -226,13 +230,15 @@ class DataStore:
         def public(record: dict[str, Any]) -> dict[str, Any]:
             return {k: v for k, v in record.items() if not k.startswith("_")}
 
-        payload = {
-            "segments": [public(s) for s in self._segments.values()],
-            "segmentHistory": self._history,
-            "measures": [public(m) for m in self._measures.values()],
-        }
+        with self._meta:
+            payload = {
+                "segments": [public(s) for s in self._segments.values()],
+                "segmentHistory": self._history,
+                "measures": [public(m) for m in self._measures.values()],
+            }
+            text = json.dumps(payload, indent=1)
         tmp = self.data_dir / (DEFINITIONS_FILE + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.data_dir / DEFINITIONS_FILE)
 
     def _stamp(self, actor: str, at: datetime, created: bool) -> dict[str, Any]:
@@ -249,7 +255,7 @@ class DataStore:
     def _entity_map(self) -> dict[str, ent.EntityInfo]:
         out = {e.name: e for e in ent.system_entities()}
         out.update({e.name: e for e in ent.source_entities()})
-        with self._lock:
+        with self._meta:
             for name, segment in self._segments.items():
                 if segment.get("_table"):
                     out[name] = ent.EntityInfo(
@@ -292,12 +298,12 @@ class DataStore:
         return meta
 
     def _refreshed(self, name: str) -> datetime:
-        segment = self._segments.get(name)
-        if segment is not None:
-            return datetime.fromisoformat(
-                segment["evaluationStatus"]["evaluationDate"].replace("Z", "+00:00")
-            )
-        return self.now
+        with self._meta:
+            segment = self._segments.get(name)
+            if segment is None:
+                return self.now
+            evaluated = str(segment["evaluationStatus"]["evaluationDate"])
+        return datetime.fromisoformat(evaluated.replace("Z", "+00:00"))
 
     def all_entity_metadata(self) -> list[dict[str, Any]]:
         """``IEntityMetadata`` of every entity."""
@@ -418,7 +424,8 @@ class DataStore:
 
     def relationships(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """``(user relationships, system-created relationships)``."""
-        segments = [n for n, s in self._segments.items() if s.get("_table")]
+        with self._meta:
+            segments = [n for n, s in self._segments.items() if s.get("_table")]
         return ent.relationships(self.instance_id, self.now - timedelta(days=400), segments)
 
     def relationship(self, name: str) -> dict[str, Any]:
@@ -475,9 +482,10 @@ class DataStore:
     # ------------------------------------------------------------------------------------------
 
     def _segment_relation(self, name: str) -> str | None:
-        segment = self._segments.get(name)
-        if segment is None or not segment.get("_table"):
-            return None
+        with self._meta:
+            segment = self._segments.get(name)
+            if segment is None or not segment.get("_table"):
+                return None
         return _segment_relation(name)
 
     def odata_page(self, entity_name: str, options: Mapping[str, str]) -> ODataPage:
@@ -645,16 +653,17 @@ class DataStore:
 
     def segment_names(self) -> list[str]:
         """Names of all segments (active and inactive)."""
-        with self._lock:
+        with self._meta:
             return list(self._segments)
 
     def _evaluate_segment(self, name: str, *, at: datetime, record: bool) -> int:
-        segment = self._segments[name]
+        """Rebuild a segment's member table (caller holds ``_lock``); returns its size."""
+        with self._meta:
+            segment = self._segments[name]
+            query = copy.deepcopy(segment.get("segmentQueryExpression") or {})
         run_id = str(uuid.uuid4())
         try:
-            sql, params = segment_sql(
-                segment.get("segmentQueryExpression") or {}, self._schemas(), now=at
-            )
+            sql, params = segment_sql(query, self._schemas(), now=at)
             cols = ", ".join(_SEGMENT_COLUMNS)
             cur = self.cursor()
             cur.execute(
@@ -668,28 +677,30 @@ class DataStore:
         except (SegmentDefinitionError, duckdb.Error) as exc:
             message = getattr(exc, "message", None) or str(exc).splitlines()[0]
             logger.info("segment %s failed to evaluate: %s", name, message)
-            previous = segment.get("evaluationStatus", {})
+            with self._meta:
+                previous = int(segment.get("evaluationStatus", {}).get("entityCount", 0))
+                segment["evaluationStatus"] = {
+                    "jobStatus": "CompletedFailure",
+                    "evaluationDate": _iso(at),
+                    "entityCount": previous,
+                    "error": {"key": "apiInternalError", "value": message},
+                }
+                segment["errorDescription"] = message
+                if record:
+                    self._record_history(name, segment["evaluationStatus"])
+            return previous
+        with self._meta:
+            segment["_table"] = True
+            segment.pop("errorDescription", None)
             segment["evaluationStatus"] = {
-                "jobStatus": "CompletedFailure",
+                "jobStatus": "CompletedSuccess",
                 "evaluationDate": _iso(at),
-                "entityCount": int(previous.get("entityCount", 0)),
-                "error": {"key": "apiInternalError", "value": message},
+                "entityCount": count,
+                "lastSuccessfulRunId": run_id,
             }
-            segment["errorDescription"] = message
             if record:
                 self._record_history(name, segment["evaluationStatus"])
-            return int(previous.get("entityCount", 0))
-        segment["_table"] = True
-        segment.pop("errorDescription", None)
-        segment["evaluationStatus"] = {
-            "jobStatus": "CompletedSuccess",
-            "evaluationDate": _iso(at),
-            "entityCount": count,
-            "lastSuccessfulRunId": run_id,
-        }
         self._invalidate(name)
-        if record:
-            self._record_history(name, segment["evaluationStatus"])
         return count
 
     def _record_history(self, name: str, status: dict[str, Any]) -> None:
@@ -723,20 +734,20 @@ class DataStore:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """``SegmentMetadata`` of every segment (with size history when asked)."""
-        with self._lock:
+        with self._meta:
             names = list(self._segments)
-        if limit is not None:
-            names = names[: max(limit, 0)]
-        return [
-            self.segment(n, include_history=include_history, history_days=history_days)
-            for n in names
-        ]
+            if limit is not None:
+                names = names[: max(limit, 0)]
+            return [
+                self.segment(n, include_history=include_history, history_days=history_days)
+                for n in names
+            ]
 
     def segment(
         self, name: str, *, include_history: bool = False, history_days: int | None = None
     ) -> dict[str, Any]:
         """``SegmentMetadata`` of one segment; raises :class:`NotFoundError`."""
-        with self._lock:
+        with self._meta:
             segment = self._segments.get(name)
             if segment is None:
                 raise NotFoundError("segment", name)
@@ -790,7 +801,8 @@ class DataStore:
             if name in self._entity_map():
                 raise DefinitionError(f"'{name}' is already the name of an entity.")
             now = _utcnow()
-            self._segments[name] = {**clean, **self._stamp(actor, now, True)}
+            with self._meta:
+                self._segments[name] = {**clean, **self._stamp(actor, now, True)}
             self._evaluate_segment(name, at=now, record=True)
             self._save()
             return self.segment(name)
@@ -811,9 +823,10 @@ class DataStore:
             now = _utcnow()
             kept = {"createdBy", "createdUtc", "_table", "evaluationStatus"}
             keep = {k: v for k, v in current.items() if k in kept}
-            version = int(current.get("version", 1)) + 1
-            self._segments[name] = {**keep, **clean, **self._stamp(actor, now, False)}
-            self._segments[name]["version"] = version
+            record = {**keep, **clean, **self._stamp(actor, now, False)}
+            record["version"] = int(current.get("version", 1)) + 1
+            with self._meta:
+                self._segments[name] = record
             self._evaluate_segment(name, at=now, record=True)
             self._save()
             return self.segment(name)
@@ -824,8 +837,9 @@ class DataStore:
             segment = self._segments.get(name)
             if segment is None:
                 raise NotFoundError("segment", name)
-            segment["state"] = "active" if active else "inactive"
-            segment.update(self._stamp(actor, _utcnow(), False))
+            with self._meta:
+                segment["state"] = "active" if active else "inactive"
+                segment.update(self._stamp(actor, _utcnow(), False))
             if active:
                 self._evaluate_segment(name, at=_utcnow(), record=True)
             self._save()
@@ -836,8 +850,9 @@ class DataStore:
         with self._lock:
             if name not in self._segments:
                 raise NotFoundError("segment", name)
-            del self._segments[name]
-            self._history.pop(name, None)
+            with self._meta:
+                del self._segments[name]
+                self._history.pop(name, None)
             self.cursor().execute(f"DROP TABLE IF EXISTS {_segment_relation(name)}")
             self._invalidate(name)
             self._save()
@@ -848,7 +863,7 @@ class DataStore:
 
     def measure_names(self) -> list[str]:
         """Names of all measures."""
-        with self._lock:
+        with self._meta:
             return list(self._measures)
 
     def _plans(self, at: datetime) -> dict[str, MeasurePlan | SegmentDefinitionError]:
@@ -857,10 +872,12 @@ class DataStore:
             "Customer": self.columns("Customer"),
             "Customer_Measure": {"CustomerId": "VARCHAR"},
         }
+        with self._meta:
+            definitions = {n: copy.deepcopy(m.get("definition")) for n, m in self._measures.items()}
         plans: dict[str, MeasurePlan | SegmentDefinitionError] = {}
-        for name, measure in self._measures.items():
+        for name, definition in definitions.items():
             try:
-                plans[name] = plan_measure(name, measure.get("definition"), schemas, now=at)
+                plans[name] = plan_measure(name, definition, schemas, now=at)
             except SegmentDefinitionError as exc:
                 plans[name] = exc
         return plans
@@ -893,7 +910,7 @@ class DataStore:
             logger.warning("Customer_Measure rebuild failed: %s", exc)
             failed = {n: str(exc).splitlines()[0] for n in profile}
         self._invalidate("Customer_Measure")
-        for name in names if names is not None else list(self._measures):
+        for name in names if names is not None else list(plans):
             plan_or_error = plans.get(name)
             if isinstance(plan_or_error, SegmentDefinitionError):
                 self._measure_failed(name, plan_or_error.message, at)
@@ -927,27 +944,29 @@ class DataStore:
                 for (alias, _), value in zip(plan.select, row, strict=True)
                 if (v := _fmt(value)) is not None
             }
-        measure = self._measures[name]
         run_id = str(uuid.uuid4())
-        measure["output"] = {"values": values, "measureName": name, "evaluationTime": _iso(at)}
-        measure["latestEvaluation"] = {
-            "lastSuccessfulRunId": run_id,
-            "state": "completed",
-            "endTime": _iso(at),
-        }
-        measure["evaluationStats"] = {"lastSuccessful": _iso(at), "consecutiveFailureCount": 0}
-        measure.pop("errorDescription", None)
-        measure.pop("_outputHistory", None)
+        with self._meta:
+            measure = self._measures[name]
+            measure["output"] = {"values": values, "measureName": name, "evaluationTime": _iso(at)}
+            measure["latestEvaluation"] = {
+                "lastSuccessfulRunId": run_id,
+                "state": "completed",
+                "endTime": _iso(at),
+            }
+            measure["evaluationStats"] = {"lastSuccessful": _iso(at), "consecutiveFailureCount": 0}
+            measure.pop("errorDescription", None)
+            measure.pop("_outputHistory", None)
 
     def _measure_failed(self, name: str, message: str, at: datetime) -> None:
-        measure = self._measures[name]
-        stats = measure.get("evaluationStats") or {"consecutiveFailureCount": 0}
-        measure["latestEvaluation"] = {"state": "failed", "endTime": _iso(at), "error": message}
-        measure["evaluationStats"] = {
-            **stats,
-            "consecutiveFailureCount": int(stats.get("consecutiveFailureCount", 0)) + 1,
-        }
-        measure["errorDescription"] = {"key": "apiInternalError", "value": message}
+        with self._meta:
+            measure = self._measures[name]
+            stats = measure.get("evaluationStats") or {"consecutiveFailureCount": 0}
+            measure["latestEvaluation"] = {"state": "failed", "endTime": _iso(at), "error": message}
+            measure["evaluationStats"] = {
+                **stats,
+                "consecutiveFailureCount": int(stats.get("consecutiveFailureCount", 0)) + 1,
+            }
+            measure["errorDescription"] = {"key": "apiInternalError", "value": message}
 
     def evaluate_measure(self, name: str) -> None:
         """Recompute a measure now (profile measures rebuild ``Customer_Measure``)."""
@@ -961,18 +980,18 @@ class DataStore:
         self, name: str, *, include_history: bool = False, history_days: int | None = None
     ) -> dict[str, Any]:
         """``MeasureMetadata`` of one measure; raises :class:`NotFoundError`."""
-        with self._lock:
+        days = HISTORY_DAYS if history_days is None else max(min(history_days, 365), 0)
+        with self._meta:
             measure = self._measures.get(name)
             if measure is None:
                 raise NotFoundError("measure", name)
             out = {k: copy.deepcopy(v) for k, v in measure.items() if not k.startswith("_")}
-            days = HISTORY_DAYS if history_days is None else max(min(history_days, 365), 0)
             out["evaluationHistory"] = self._evaluation_history(
                 name, days if include_history else 7
             )
-            if include_history:
-                out["outputHistory"] = self._output_history(name, days)
-            return out
+        if include_history:
+            out["outputHistory"] = self._output_history(name, out.get("definition"), days)
+        return out
 
     def measures(self) -> list[dict[str, Any]]:
         """``MeasureMetadata`` of every measure."""
@@ -995,29 +1014,36 @@ class DataStore:
             history.append(dict(latest))
         return history
 
-    def _output_history(self, name: str, days: int) -> list[dict[str, Any]]:
+    def _output_history(self, name: str, definition: Any, days: int) -> list[dict[str, Any]]:
         """Daily ``ScalarOutput`` of a scalar measure, computed from rows up to each day."""
-        measure = self._measures[name]
-        cached = measure.get("_outputHistory")
-        if cached is not None and len(cached) >= days:
-            return [dict(p) for p in cached[-days:]] if days else []
-        plan = self._plans(self.now).get(name)
+        with self._meta:
+            measure = self._measures.get(name)
+            cached = None if measure is None else measure.get("_outputHistory")
+            if cached is not None and len(cached) >= days:
+                return [dict(p) for p in cached[-days:]] if days else []
+        try:
+            plan: MeasurePlan | None = plan_measure(
+                name, definition, self._schemas_for_plan(), now=self.now
+            )
+        except SegmentDefinitionError:
+            plan = None
         out: list[dict[str, Any]] = []
-        if isinstance(plan, MeasurePlan) and not plan.is_profile:
+        if plan is not None and not plan.is_profile:
             cur = self.cursor()
             base = self.now.replace(hour=3, minute=0, second=0, microsecond=0)
             for back in range(days, 0, -1):
                 day = base - timedelta(days=back)
-                day_plan = plan_measure(
-                    name, measure["definition"], self._schemas_for_plan(), now=day
-                )
+                day_plan = plan_measure(name, definition, self._schemas_for_plan(), now=day)
                 sql, params = day_plan.scalar_sql(until=day.replace(tzinfo=None))
                 row = cur.execute(sql, params).fetchall()[0]
                 values = {
                     a: v for (a, _), x in zip(plan.select, row, strict=True) if (v := _fmt(x))
                 }
                 out.append({"values": values, "measureName": name, "evaluationTime": _iso(day)})
-        measure["_outputHistory"] = out
+        with self._meta:
+            current = self._measures.get(name)
+            if current is not None and current.get("definition") == definition:
+                current["_outputHistory"] = out
         return [dict(p) for p in out]
 
     def _schemas_for_plan(self) -> dict[str, dict[str, str]]:
@@ -1058,12 +1084,13 @@ class DataStore:
             if name in self._measures:
                 raise DefinitionError(f"A measure named '{name}' already exists.")
             now = _utcnow()
-            self._measures[name] = {
-                **clean,
-                "isTemplate": False,
-                "isCreatedFromTemplate": False,
-                **self._stamp(actor, now, True),
-            }
+            with self._meta:
+                self._measures[name] = {
+                    **clean,
+                    "isTemplate": False,
+                    "isCreatedFromTemplate": False,
+                    **self._stamp(actor, now, True),
+                }
             self._evaluate_measures(at=now, names=[name])
             self._save()
             return self.measure(name)
@@ -1082,8 +1109,10 @@ class DataStore:
             version = int(current.get("version", 1)) + 1
             kept = {"createdBy", "createdUtc", "isTemplate", "isCreatedFromTemplate"}
             keep = {k: v for k, v in current.items() if k in kept}
-            self._measures[name] = {**keep, **clean, **self._stamp(actor, now, False)}
-            self._measures[name]["version"] = version
+            record = {**keep, **clean, **self._stamp(actor, now, False)}
+            record["version"] = version
+            with self._meta:
+                self._measures[name] = record
             self._evaluate_measures(at=now, names=[name])
             self._save()
             return self.measure(name)
@@ -1093,7 +1122,8 @@ class DataStore:
         with self._lock:
             if name not in self._measures:
                 raise NotFoundError("measure", name)
-            del self._measures[name]
+            with self._meta:
+                del self._measures[name]
             self._evaluate_measures(at=_utcnow(), names=[])
             self._save()
 
