@@ -1,0 +1,266 @@
+"""One measured task in a fresh interpreter: ``python -m tests.benchmarks._child TASK JSON``.
+
+Prints one JSON line with the figures. The emulator's settings come from ``CI_*`` variables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from typing import Any
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _api(token: str) -> tuple[str, dict[str, str]]:
+    base = os.environ["CI_BASE_URL"].rstrip("/")
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Ocp-Apim-Subscription-Key": os.environ["CI_SUBSCRIPTION_KEY"],
+    }
+    return f"{base}/instances/{os.environ['CI_INSTANCE_ID']}/data", headers
+
+
+def token(p: dict[str, Any]) -> dict[str, Any]:
+    import ci_toolkit
+
+    ci = ci_toolkit.connect(prompt=lambda *a: None)
+    credential = ci.session.credential
+    assert credential is not None
+    return {"token": credential.get_token()}
+
+
+def toolkit(p: dict[str, Any]) -> dict[str, Any]:
+    import ci_toolkit
+
+    ci = ci_toolkit.connect(prompt=lambda *a: None)
+    entity = p.get("entity", "Customer")
+    ci.attributes(entity)  # sign in and metadata: not part of the pull
+    stats: dict[str, Any] = {}
+    original = type(ci)._bulk
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bulk = original(self, *args, **kwargs)
+        if bulk is not None:
+            stats["pull"] = bulk.pull
+        return bulk
+
+    type(ci)._bulk = spy  # type: ignore[method-assign]
+    before = _rss_mb()
+    started = time.perf_counter()
+    if p.get("parquet"):
+        rows = ci.to_parquet(p["parquet"], entity, progress=False,
+                             max_concurrency=p.get("max_concurrency"))  # fmt: skip
+        seconds = time.perf_counter() - started
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(p["parquet"]).metadata
+        return {"seconds": seconds, "rows": rows, "row_groups": meta.num_row_groups,
+                "rss_mb": _rss_mb(), "rss_before_mb": before}  # fmt: skip
+    df = ci.query(
+        entity,
+        count=True,
+        progress=False,
+        parallel=p.get("parallel", True),
+        max_concurrency=p.get("max_concurrency"),
+        top=p.get("top"),
+    )
+    seconds = time.perf_counter() - started
+    key = "CustomerId" if entity == "Customer" else "ActivityId"
+    pull = stats.get("pull")
+    out = {
+        "seconds": seconds,
+        "rows": len(df),
+        "unique": bool(df[key].is_unique),
+        "ordered": bool(df[key].is_monotonic_increasing),
+        "count": df.attrs["odata"]["count"],
+        "rss_mb": _rss_mb(),
+        "rss_before_mb": before,
+        "df_mb": float(df.memory_usage(deep=True).sum() / 2**20),
+    }
+    if pull is not None:
+        s = pull.stats
+        out.update(requests=s.requests, throttled=s.throttled, errors=s.transport_errors,
+                   refetched=s.refetched_partitions, partitions=s.partitions,
+                   peak_concurrency=s.peak_concurrency, pull_seconds=s.seconds)  # fmt: skip
+    return out
+
+
+def httpx_seq(p: dict[str, Any]) -> dict[str, Any]:
+    import httpx
+    import pandas as pd
+
+    root, headers = _api(p["token"])
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    requests = 0
+    with httpx.Client(verify=os.environ["CI_CA_FILE"], headers=headers, timeout=60) as client:
+        url: str | None = f"{root}/Customer"
+        while url:
+            body = client.get(url).json()
+            requests += 1
+            rows.extend(body["value"])
+            url = body.get("@odata.nextLink")
+    df = pd.DataFrame.from_records(rows)
+    return {"seconds": time.perf_counter() - started, "rows": len(df), "requests": requests,
+            "unique": bool(df["CustomerId"].is_unique), "rss_mb": _rss_mb()}  # fmt: skip
+
+
+def official(p: dict[str, Any]) -> dict[str, Any]:
+    from urllib.parse import parse_qs, urlsplit
+
+    import pandas as pd
+    from dynamics.customerinsights.api import CustomerInsights
+
+    ca = os.environ["CI_CA_FILE"]
+    os.environ["REQUESTS_CA_BUNDLE"] = ca  # requests takes its CA bundle from here
+    os.environ["SSL_CERT_FILE"] = ca
+    _, headers = _api(p["token"])
+    client = CustomerInsights(base_url=os.environ["CI_BASE_URL"])
+    client.config.connection.verify = ca
+    instance = os.environ["CI_INSTANCE_ID"]
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    token: str | None = None
+    requests = 0
+    while True:
+        # ODataEntityPayload has no nextLink attribute: read it from the raw response and
+        # continue with its $skiptoken (cheap keyset paging, like the nextLink itself).
+        raw = client.get_entities_with_odata_path(
+            instance, "Customer", skiptoken=token, custom_headers=headers, raw=True
+        )
+        requests += 1
+        rows.extend(raw.output.value)
+        link = raw.response.json().get("@odata.nextLink")
+        if not link:
+            break
+        token = parse_qs(urlsplit(link).query)["$skiptoken"][0]
+    df = pd.json_normalize(rows)
+    return {"seconds": time.perf_counter() - started, "rows": len(df), "requests": requests,
+            "unique": bool(df["CustomerId"].is_unique), "rss_mb": _rss_mb()}  # fmt: skip
+
+
+def transfer(p: dict[str, Any]) -> dict[str, Any]:
+    """The same key-range plan, pages only fetched and decoded: no DataFrame work."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import orjson
+
+    import ci_toolkit
+    from ci_toolkit.bulk.planner import partition_filter
+    from ci_toolkit.bulk.runner import BulkPull
+
+    ci = ci_toolkit.connect(prompt=lambda *a: None)
+    types = ci._column_types("Customer")
+    client = ci.session._client
+    path = ci._path("data/Customer")
+    started = time.perf_counter()
+    pull = BulkPull(client, path, key="CustomerId", columns=list(types), types=types,
+                    max_concurrency=p["max_concurrency"])  # fmt: skip
+    pull.plan()
+    assert pull._partitions is not None
+
+    def run(part: Any) -> tuple[int, int]:
+        url: str | None = path
+        params: dict[str, Any] | None = {}
+        text = partition_filter(None, "CustomerId", part)
+        if text:
+            params = {"$filter": text}
+        rows = requests = 0
+        while url:
+            body = orjson.loads(client.get(url, params=params).content)
+            requests += 1
+            rows += len(body["value"])
+            url, params = body.get("@odata.nextLink"), None
+        return rows, requests
+
+    with ThreadPoolExecutor(p["max_concurrency"]) as pool:
+        results = list(pool.map(run, pull._partitions))
+    return {"seconds": time.perf_counter() - started, "rows": sum(r for r, _ in results),
+            "requests": sum(q for _, q in results) + pull.stats.requests}  # fmt: skip
+
+
+def convert(p: dict[str, Any]) -> dict[str, Any]:
+    """Scenario 4: the same JSON pages to a DataFrame, toolkit versus orjson+from_records."""
+    import statistics
+
+    import httpx
+    import orjson
+    import pandas as pd
+
+    from ci_toolkit import frames
+    from ci_toolkit.bulk.accumulator import ColumnAccumulator, page_columns
+
+    root, headers = _api(p["token"])
+    with httpx.Client(verify=os.environ["CI_CA_FILE"], headers=headers, timeout=60) as client:
+        meta = client.get(f"{root.rsplit('/data', 1)[0]}/manage/entities/{p['entity']}").json()
+        types = {a["name"]: a["dataType"] for a in meta["attributes"]}
+        pages: list[bytes] = []
+        url: str | None = f"{root}/{p['entity']}"
+        while url and len(pages) < p["pages"]:
+            response = client.get(url)
+            pages.append(response.content)
+            url = response.json().get("@odata.nextLink")
+    columns = list(types)
+
+    def baseline() -> pd.DataFrame:
+        rows = [r for page in pages for r in orjson.loads(page)["value"]]
+        return pd.DataFrame.from_records(rows)
+
+    def toolkit() -> pd.DataFrame:
+        acc = ColumnAccumulator(key=columns[0], types=types, columns=columns)
+        for page in pages:
+            acc.add(page_columns(orjson.loads(page)["value"], columns, extra=True))
+        return acc.finish()
+
+    def per_page() -> pd.DataFrame:
+        parts = [frames.entity_frame(orjson.loads(page)["value"], types) for page in pages]
+        return pd.concat(parts, ignore_index=True)
+
+    times: dict[str, list[float]] = {"baseline": [], "toolkit": [], "per_page": []}
+    for _ in range(p["repeat"]):  # interleaved A/B/C
+        for name, fn in (("baseline", baseline), ("toolkit", toolkit), ("per_page", per_page)):
+            started = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - started)
+    typed = toolkit()
+    return {
+        "pages": len(pages),
+        "rows": len(typed),
+        **{name: statistics.median(v) for name, v in times.items()},
+        "dtypes": sorted({str(t) for t in typed.dtypes}),
+    }
+
+
+def page_latency(p: dict[str, Any]) -> dict[str, Any]:
+    """Scenario 6: filtered 100-row pages, timed from a client process (median)."""
+    import statistics
+
+    import httpx
+
+    root, headers = _api(p["token"])
+    out: dict[str, Any] = {}
+    with httpx.Client(verify=os.environ["CI_CA_FILE"], headers=headers, timeout=120) as client:
+        for name, entity, params in p["queries"]:
+            client.get(f"{root}/{entity}", params=params)  # warm
+            samples = []
+            rows = 0
+            for _ in range(p["repeat"]):
+                started = time.perf_counter()
+                response = client.get(f"{root}/{entity}", params=params)
+                samples.append(time.perf_counter() - started)
+                assert response.status_code == 200, response.text[:300]
+                rows = len(response.json()["value"])
+            out[name] = {"median_ms": statistics.median(samples) * 1000, "rows": rows}
+    return out
+
+
+if __name__ == "__main__":
+    task, params = sys.argv[1], json.loads(sys.argv[2])
+    result = globals()[task](params)
+    print(json.dumps(result), flush=True)
