@@ -29,6 +29,19 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
+#: ci-toolkit's connection settings (``ci_toolkit._defaults.ENV_VARS``).
+CONNECTION_SETTINGS = frozenset(
+    {
+        "CI_TENANT_ID",
+        "CI_CLIENT_ID",
+        "CI_CLIENT_SECRET",
+        "CI_SUBSCRIPTION_KEY",
+        "CI_INSTANCE_ID",
+        "CI_BASE_URL",
+        "CI_AUTHORITY",
+        "CI_CA_FILE",
+    }
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -74,8 +87,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     home = base / "home"
     settings = base / "settings"
     for name, content in {
+        # windowingMode "none": every cell is rendered, so all outputs can be read and
+        # a screenshot shows the whole notebook (not only the cells scrolled into view)
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {
-            "autoStartDefaultKernel": True
+            "autoStartDefaultKernel": True,
+            "windowingMode": "none",
         },
         "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
             "fetchNews": "false",
@@ -87,7 +103,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(content), encoding="utf-8")
     env = {
-        **os.environ,
+        # ci-toolkit's CI_* connection settings stay out: the notebooks run on the emulator
+        **{k: v for k, v in os.environ.items() if k not in CONNECTION_SETTINGS},
         "HOME": str(home),
         "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"),
         "JUPYTER_DATA_DIR": str(home / "jupyter-data"),

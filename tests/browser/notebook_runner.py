@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -51,7 +52,11 @@ def run_notebook(page: Page, lab: Lab, name: str, *, timeout: float = 240) -> Ru
         request = urllib.request.Request(
             f"{lab.url}/api/kernels/{kernel['id']}?token={lab.token}", method="DELETE"
         )
-        urllib.request.urlopen(request, timeout=10).close()
+        try:
+            urllib.request.urlopen(request, timeout=10).close()
+        except urllib.error.HTTPError as error:
+            if error.code != 404:  # 404: that kernel was already shutting down
+                raise
     # ?reset: start from an empty workspace, so only this notebook is open
     page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}")
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
