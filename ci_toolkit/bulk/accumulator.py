@@ -1,12 +1,13 @@
-"""Column accumulation: pages become columns as they arrive, typed once per chunk.
+"""Row accumulation: pages are kept only until a chunk is full, then typed in one go.
 
-A worker turns each page's rows into plain column lists (:func:`page_columns`: one list per
-attribute; the page's list of dicts is dropped right away). A
-:class:`ColumnAccumulator` per partition extends those lists and, every ``chunk_rows``
-rows, converts them into a typed DataFrame (:func:`typed_frame`, with the dtypes of
-:mod:`ci_toolkit.frames`); converting thousands of rows at once costs a fraction of
-converting page by page. :meth:`ColumnAccumulator.finish` returns the partition's rows once
-each, in key order.
+Each page's rows join the partition's current chunk; every ``chunk_rows`` rows the chunk
+is converted to a typed DataFrame by Arrow (``pyarrow.Table.from_pylist`` and casts in C++,
+about as fast as ``orjson`` plus ``DataFrame.from_records`` but typed: ``string``,
+``Int64``, ``Float64``, ``boolean``, UTC datetimes, as :mod:`ci_toolkit.frames` types them)
+and the dicts are dropped, so no list of dicts larger than a chunk ever exists. A column
+Arrow cannot type as the metadata says (mixed values, dates without a zone, nested
+objects) goes through :func:`ci_toolkit.frames.convert` instead.
+:meth:`ColumnAccumulator.finish` returns the partition's rows once each, in key order.
 
 Example
 -------
@@ -28,12 +29,30 @@ from ci_toolkit.frames import Kind, cdm_kind, convert
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ColumnAccumulator", "PageColumns", "concat_frames", "page_columns", "typed_frame"]
+__all__ = [
+    "ColumnAccumulator",
+    "PageColumns",
+    "PageRows",
+    "concat_frames",
+    "page_columns",
+    "rows_frame",
+    "typed_frame",
+]
 
 logger = logging.getLogger(__name__)
 
 PageColumns = tuple[dict[str, list[Any]], int]
 """A page as columns: name -> values, and the number of rows."""
+PageRows = list[dict[str, Any]] | PageColumns
+"""What :meth:`ColumnAccumulator.add` takes."""
+
+
+def _as_rows(page: PageRows) -> list[dict[str, Any]]:
+    if isinstance(page, list):
+        return page
+    values, count = page
+    names = list(values)
+    return [{name: values[name][i] for name in names} for i in range(count)]
 
 
 def page_columns(
@@ -86,6 +105,39 @@ def _infer_kind(values: Sequence[Any]) -> Kind:
     return "str"
 
 
+def _text(values: list[Any]) -> pd.Series | None:
+    """A ``string`` Series straight from Arrow when every value is text or missing.
+
+    Arrow checks the types in C (``None`` when something else is there, and the general
+    converter takes over), about twice as fast as checking each value in Python first.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
+        array = pa.array(values, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    return pd.Series(pd.arrays.ArrowStringArray(array), dtype="string")
+
+
+def _utc(values: list[Any]) -> pd.Series | None:
+    """UTC datetimes parsed by Arrow when every value is ISO 8601 text with a zone.
+
+    ``None`` (the general converter takes over) for anything else, e.g. text without a
+    zone, which :func:`ci_toolkit.frames.convert` reads as UTC.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        parsed = pc.cast(pa.array(values, type=pa.string()), pa.timestamp("us", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    return pd.Series(parsed.to_pandas(), dtype="datetime64[us, UTC]")
+
+
 def typed_frame(columns: Mapping[str, list[Any]], types: Mapping[str, str]) -> pd.DataFrame:
     """A DataFrame from column lists, typed like :func:`ci_toolkit.frames.entity_frame`.
 
@@ -111,8 +163,116 @@ def typed_frame(columns: Mapping[str, list[Any]], types: Mapping[str, str]) -> p
     data: dict[str, pd.Series] = {}
     for name, values in columns.items():
         kind = cdm_kind(types[name]) if name in types else _infer_kind(values)
-        data[name] = convert(values, kind)
+        fast = _text(values) if kind == "str" else _utc(values) if kind == "datetime" else None
+        data[name] = fast if fast is not None else convert(values, kind)
     return pd.DataFrame(data, columns=list(columns)).reset_index(drop=True)
+
+
+_ARROW_SOURCES: dict[str, tuple[str, ...]] = {
+    "str": ("string", "large_string", "null"),
+    "int": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "null"),
+    "float": ("int8", "int16", "int32", "int64", "double", "float", "null"),
+    "bool": ("bool", "null"),
+    "datetime": ("string", "large_string", "null"),
+}
+"""Per kind, the Arrow types a column may have to be cast by Arrow (else: frames.convert)."""
+
+
+def _arrow_kind(type_name: str) -> Kind | None:
+    return {"string": "str", "large_string": "str", "null": "str", "int64": "int",
+            "double": "float", "bool": "bool"}.get(type_name)  # type: ignore[return-value]  # fmt: skip
+
+
+def _arrow_series(column: Any, kind: Kind) -> pd.Series | None:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if str(column.type) not in _ARROW_SOURCES.get(kind, ()):
+        return None
+    target = {
+        "str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_(),
+        "datetime": pa.timestamp("us", tz="UTC"),
+    }[kind]  # fmt: skip
+    try:
+        cast = pc.cast(column, target)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    if kind == "str":
+        return pd.Series(pd.arrays.ArrowStringArray(cast), dtype="string")
+    if kind == "datetime":
+        return pd.Series(cast.to_pandas(), dtype="datetime64[us, UTC]")
+    mapper = {
+        pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype()
+    }  # fmt: skip
+    return pd.Series(cast.to_pandas(types_mapper=mapper.get))
+
+
+def rows_frame(
+    rows: list[dict[str, Any]],
+    columns: Sequence[str],
+    types: Mapping[str, str],
+    *,
+    extra: bool,
+) -> pd.DataFrame:
+    """Typed DataFrame of entity rows, converted by Arrow where it can.
+
+    Parameters
+    ----------
+    rows : list[dict[str, Any]]
+        The rows (one chunk).
+    columns : Sequence[str]
+        Expected columns, always present.
+    types : Mapping[str, str]
+        Attribute name -> ``dataType`` (entity metadata); other columns are inferred.
+    extra : bool
+        Keep properties beyond ``columns`` (not ``@odata`` annotations).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same columns and dtypes as :func:`ci_toolkit.frames.entity_frame` gives.
+
+    Examples
+    --------
+    >>> df = rows_frame([{"Id": "a", "N": 1}], ["Id"], {"Id": "String"}, extra=True)
+    >>> [str(t) for t in df.dtypes]
+    ['string', 'Int64']
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    names, _ = page_columns(rows[:0], columns, extra=False)
+    order = list(names)
+    if extra:
+        seen = set(order)
+        for row in rows:
+            for name in row:
+                if name not in seen and not name.startswith("@"):
+                    seen.add(name)
+                    order.append(name)
+    table: Any = None
+    if rows:
+        try:
+            table = pa.Table.from_pylist(rows)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+            table = None  # mixed types in a column: typed column by column below
+    present = set(table.column_names) if table is not None else set()
+    data: dict[str, pd.Series] = {}
+    for name in order:
+        series = None
+        # from_pylist takes its columns from the first row: others go the slow way
+        if name in present or not rows:
+            column = table.column(name) if name in present else pa.nulls(0)
+            kind = cdm_kind(types[name]) if name in types else _arrow_kind(str(column.type))
+            if kind is not None:
+                series = _arrow_series(column, kind)
+        if series is None:
+            values = [row.get(name) for row in rows]
+            kind = cdm_kind(types[name]) if name in types else _infer_kind(values)
+            series = convert(values, kind)
+        data[name] = series
+    return pd.DataFrame(data, columns=order).reset_index(drop=True)
 
 
 def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -135,7 +295,7 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 class ColumnAccumulator:
-    """The rows of one partition so far: column lists, typed every ``chunk_rows`` rows.
+    """The rows of one partition so far, typed by Arrow every ``chunk_rows`` rows.
 
     Parameters
     ----------
@@ -146,7 +306,9 @@ class ColumnAccumulator:
     columns : Sequence[str]
         The expected columns (present also when there are no rows).
     chunk_rows : int
-        Convert the pending column lists to a typed chunk at this many rows.
+        Convert the pending rows to a typed chunk at this many rows.
+    extra : bool
+        Keep properties beyond ``columns`` (not after a ``$select``).
 
     Examples
     --------
@@ -161,35 +323,33 @@ class ColumnAccumulator:
         types: Mapping[str, str],
         columns: Sequence[str],
         chunk_rows: int = 1_000,
+        extra: bool = True,
     ) -> None:
         self.key = key
         self.types = types
         self.columns = list(columns)
         self.chunk_rows = chunk_rows
+        self.extra = extra
         self._chunks: list[pd.DataFrame] = []
-        self._pending: dict[str, list[Any]] = {name: [] for name in self.columns}
-        self._pending_rows = 0
+        self._pending: list[dict[str, Any]] = []
         self.rows = 0
         self.pages = 0
 
-    def add(self, page: PageColumns) -> None:
-        """Add one page's columns (from :func:`page_columns`)."""
-        values, count = page
-        for name in values.keys() - self._pending.keys():
-            self._pending[name] = [None] * self._pending_rows
-        for name, column in self._pending.items():
-            column.extend(values.get(name) or [None] * count)
-        self._pending_rows += count
-        self.rows += count
+    def add(self, page: PageRows) -> None:
+        """Add one page: its rows, or ``(columns, rows)`` from :func:`page_columns`."""
+        rows = _as_rows(page)
+        self._pending.extend(rows)
+        self.rows += len(rows)
         self.pages += 1
-        if self._pending_rows >= self.chunk_rows:
+        if len(self._pending) >= self.chunk_rows:
             self._flush()
 
     def _flush(self) -> None:
-        if self._pending_rows or not self._chunks:
-            self._chunks.append(typed_frame(self._pending, self.types))
-        self._pending = {name: [] for name in self.columns}
-        self._pending_rows = 0
+        if self._pending or not self._chunks:
+            self._chunks.append(
+                rows_frame(self._pending, self.columns, self.types, extra=self.extra)
+            )
+        self._pending = []
 
     def finish(self) -> pd.DataFrame:
         """All rows once each, ordered by key (the accumulator is empty afterwards)."""

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ci_toolkit.bulk.accumulator import ColumnAccumulator, page_columns, typed_frame
+from ci_toolkit.bulk.accumulator import ColumnAccumulator, typed_frame
 from ci_toolkit.bulk.controller import AimdController
 from ci_toolkit.bulk.fetch import Outcome, fetch_page
 from ci_toolkit.bulk.planner import (
@@ -212,11 +212,14 @@ class BulkPull:
         """The typed, empty frame of this pull (its columns and dtypes)."""
         return typed_frame({name: [] for name in self.columns}, self.types)
 
-    def _page_columns(self, rows: list[dict[str, Any]]) -> Any:
-        return page_columns(rows, self.columns, extra=self.extra)
+    @staticmethod
+    def _page_rows(rows: list[dict[str, Any]]) -> Any:
+        return rows
 
     def _accumulator(self) -> ColumnAccumulator:
-        return ColumnAccumulator(key=self.key, types=self.types, columns=self.columns)
+        return ColumnAccumulator(
+            key=self.key, types=self.types, columns=self.columns, extra=self.extra
+        )
 
     # -- one request with retries (planning) ----------------------------------------------------
 
@@ -384,7 +387,7 @@ class BulkPull:
             self.client,
             task.url,
             task.params,
-            convert=self._page_columns,
+            convert=self._page_rows,
             key=self.key,
             secrets=self.secrets,
         )

@@ -194,7 +194,7 @@ def convert(p: dict[str, Any]) -> dict[str, Any]:
     import pandas as pd
 
     from ci_toolkit import frames
-    from ci_toolkit.bulk.accumulator import ColumnAccumulator, page_columns
+    from ci_toolkit.bulk.accumulator import ColumnAccumulator
 
     root, headers = _api(p["token"])
     with httpx.Client(verify=os.environ["CI_CA_FILE"], headers=headers, timeout=60) as client:
@@ -215,7 +215,7 @@ def convert(p: dict[str, Any]) -> dict[str, Any]:
     def toolkit() -> pd.DataFrame:
         acc = ColumnAccumulator(key=columns[0], types=types, columns=columns)
         for page in pages:
-            acc.add(page_columns(orjson.loads(page)["value"], columns, extra=True))
+            acc.add(orjson.loads(page)["value"])
         return acc.finish()
 
     def per_page() -> pd.DataFrame:
