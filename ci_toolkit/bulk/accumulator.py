@@ -294,6 +294,20 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(non_empty, ignore_index=True)
 
 
+def _strictly_increasing(keys: pd.Series) -> bool:
+    """True when the keys are unique and in order (one vectorised pass in Arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        array = pa.array(keys)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # pragma: no cover - exotic key types
+        return False
+    if array.null_count or len(array) < 2:
+        return not array.null_count
+    return bool(pc.all(pc.less(array.slice(0, len(array) - 1), array.slice(1))).as_py())
+
+
 class ColumnAccumulator:
     """The rows of one partition so far, typed by Arrow every ``chunk_rows`` rows.
 
@@ -356,7 +370,7 @@ class ColumnAccumulator:
         self._flush()
         frame = concat_frames(self._chunks)
         self._chunks = []
-        if self.key in frame.columns and len(frame):
+        if self.key in frame.columns and len(frame) and not _strictly_increasing(frame[self.key]):
             duplicated = frame[self.key].duplicated(keep="first")
             if duplicated.any():
                 logger.debug("dropping %d duplicate rows", int(duplicated.sum()))
