@@ -1,4 +1,5 @@
-"""Every walkthrough notebook, executed in a real kernel: no errors, no secrets, safe to rerun.
+"""Every walkthrough notebook, executed in a real kernel: no errors, no secrets, safe to rerun,
+and pointed at another service by the ``CI_*`` settings alone.
 
 nbval (``./dev test``) checks that the notebooks run; these tests also look at what they
 show. Each notebook runs with nbclient in a kernel whose config, cache and IPython folders
@@ -13,12 +14,15 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from ci_toolkit.emulator import Emulator, EmulatorConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -176,3 +180,50 @@ def test_mutating_notebook_is_safe_to_rerun(stem: str, kernel_env: Path) -> None
     else:
         assert "demo segments: ['NotebookDemo_leftover']" in second  # 03 leaves segments alone
         assert runs[1] == runs[0] + 1, "the second run ran the export once more"
+
+
+EXTERNAL_PROBE = """
+import json as _json
+
+import ci_toolkit as _ci_toolkit
+import ci_toolkit.connection as _connection
+
+_clients = [v for v in list(globals().values()) if isinstance(v, _ci_toolkit.CustomerInsights)]
+print(_json.dumps({
+    "embedded_started": _connection._emulator is not None,
+    "base_urls": sorted({c.session.base_url for c in _clients}),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def service() -> Iterator[Emulator]:
+    """A separately started emulator standing in for a real environment (its own data)."""
+    with Emulator(EmulatorConfig(profiles=500, seed=3)) as emu:
+        yield emu
+
+
+@pytest.mark.parametrize("stem", ["00_quickstart", "02_segments", "04_customer_360"])
+def test_notebook_uses_the_environment_from_ci_settings(
+    stem: str, kernel_env: Path, service: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With CI_* set, the notebook works on that service, not on an embedded emulator."""
+    s = service.settings
+    for name, value in {
+        "CI_TENANT_ID": s.tenant_id,
+        "CI_CLIENT_ID": s.client_id,
+        "CI_SUBSCRIPTION_KEY": s.subscription_key,
+        "CI_AUTHORITY": s.authority,
+        "CI_BASE_URL": s.base_url,
+        "CI_CA_FILE": str(s.ca_file),
+    }.items():
+        monkeypatch.setenv(name, value)  # the kernel inherits them
+    notebook = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)  # type: ignore[no-untyped-call]
+    notebook.cells.append(nbformat.v4.new_code_cell(EXTERNAL_PROBE))  # type: ignore[no-untyped-call]
+    _execute(notebook, f"{stem}.ci-settings.ipynb")
+
+    probe = json.loads(_stdout(notebook.cells[-1]).strip().splitlines()[-1])
+    assert probe["embedded_started"] is False, "the embedded emulator started anyway"
+    assert probe["base_urls"] == [s.base_url.rstrip("/") + "/"]
+    caches = list((kernel_env / "cache").rglob("*"))
+    assert any(p.is_file() for p in caches), "a real sign-in keeps its token cache (in tmp)"
