@@ -71,17 +71,19 @@ def toolkit(p: dict[str, Any]) -> dict[str, Any]:
         top=p.get("top"),
     )
     seconds = time.perf_counter() - started
+    peak = _rss_mb()  # before the checks below: is_unique hashes every key as a Python str
     key = "CustomerId" if entity == "Customer" else "ActivityId"
     pull = stats.get("pull")
     out = {
         "seconds": seconds,
         "rows": len(df),
-        "unique": bool(df[key].is_unique),
-        "ordered": bool(df[key].is_monotonic_increasing),
         "count": df.attrs["odata"]["count"],
-        "rss_mb": _rss_mb(),
+        "rss_mb": peak,
         "rss_before_mb": before,
         "df_mb": float(df.memory_usage(deep=True).sum() / 2**20),
+        "unique": bool(df[key].is_unique),
+        "ordered": bool(df[key].is_monotonic_increasing),
+        "rss_after_checks_mb": _rss_mb(),
     }
     if pull is not None:
         s = pull.stats
