@@ -10,7 +10,6 @@ concurrency, honours ``Retry-After`` and sends the request again.
 Example
 -------
 >>> import httpx
-import orjson
 >>> client = httpx.Client(transport=httpx.MockTransport(
 ...     lambda r: httpx.Response(429, headers={"Retry-After": "2"})))
 >>> fetch_page(client, "https://x/data/T", None, convert=len).retry_after
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from ci_toolkit.exceptions import ApiStatusError
 from ci_toolkit.http.errors import error_from_response, is_certificate_failure, retry_after_of
@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 THROTTLE_STATUSES = frozenset({429, 502, 503, 504})
 """Statuses that mean "later": the request is sent again after a pause."""
+
 
 def loads(data: bytes) -> Any:
     """Decode JSON bytes with orjson (about twice as fast as the standard library).
