@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from ci_toolkit._defaults import ENV_VARS
+
 _FOLDERS = {
     "XDG_CACHE_HOME": "cache",
     "XDG_CONFIG_HOME": "config",
@@ -23,17 +25,8 @@ _FOLDERS = {
     "MPLCONFIGDIR": "matplotlib",
     "IPYTHONDIR": "ipython",
 }
-#: ci-toolkit's connection settings (``ci_toolkit._defaults.ENV_VARS``).
-_SETTINGS = (
-    "CI_TENANT_ID",
-    "CI_CLIENT_ID",
-    "CI_CLIENT_SECRET",
-    "CI_SUBSCRIPTION_KEY",
-    "CI_INSTANCE_ID",
-    "CI_BASE_URL",
-    "CI_AUTHORITY",
-    "CI_CA_FILE",
-)
+#: ci-toolkit's connection settings (CI_TENANT_ID, ...).
+_SETTINGS = tuple(ENV_VARS.values())
 _saved: dict[str, str | None] = {}
 _home: Path | None = None
 

@@ -23,25 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ci_toolkit._defaults import ENV_VARS
+
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-#: ci-toolkit's connection settings (``ci_toolkit._defaults.ENV_VARS``).
-CONNECTION_SETTINGS = frozenset(
-    {
-        "CI_TENANT_ID",
-        "CI_CLIENT_ID",
-        "CI_CLIENT_SECRET",
-        "CI_SUBSCRIPTION_KEY",
-        "CI_INSTANCE_ID",
-        "CI_BASE_URL",
-        "CI_AUTHORITY",
-        "CI_CA_FILE",
-    }
-)
+#: ci-toolkit's connection settings (CI_TENANT_ID, ...).
+CONNECTION_SETTINGS = frozenset(ENV_VARS.values())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
