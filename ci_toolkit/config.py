@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,13 +34,21 @@ from urllib.parse import urlsplit
 from ci_toolkit import _defaults
 from ci_toolkit.exceptions import ConfigurationError
 
-__all__ = ["SETTING_NAMES", "Settings", "config_file_path", "resolve_settings"]
+__all__ = [
+    "SETTING_NAMES",
+    "Settings",
+    "check_instance_id",
+    "config_file_path",
+    "resolve_settings",
+]
 
 logger = logging.getLogger(__name__)
 
 SETTING_NAMES: tuple[str, ...] = tuple(_defaults.ENV_VARS)
 """Every setting, in the order of ``connect()``'s arguments."""
 
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_GUID_EXAMPLE = "00000000-0000-0000-0000-000000000000"
 _SECRET_NAMES = frozenset({"client_secret", "subscription_key"})
 _OPTIONAL = frozenset({"client_secret", "instance_id", "base_url", "authority", "ca_file"})
 # Values that alone do not mean "connect to a real environment": they also apply to the emulator.
@@ -126,6 +135,45 @@ class Settings:
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
+def check_instance_id(value: object) -> str:
+    """Refuse a malformed instance id before any request: instance ids are GUIDs.
+
+    Parameters
+    ----------
+    value
+        The instance id as given (``connect(instance_id=...)``, ``CI_INSTANCE_ID``,
+        ``ci.use_instance(...)``).
+
+    Returns
+    -------
+    str
+        The instance id, surrounding spaces removed.
+
+    Raises
+    ------
+    ConfigurationError
+        When it is not a GUID; the message shows the expected form and where ids are listed.
+
+    Example
+    -------
+    >>> check_instance_id(" 44f7db50-8f44-5db8-b411-887d91e0f775 ")
+    '44f7db50-8f44-5db8-b411-887d91e0f775'
+    >>> check_instance_id("contoso-prod")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ci_toolkit.exceptions.ConfigurationError: instance_id 'contoso-prod' is not an instance id...
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    if not _GUID.fullmatch(text):
+        shown = "an empty value" if not text else repr(text)
+        raise ConfigurationError(
+            f"instance_id {shown} is not an instance id: instance ids are GUIDs like "
+            f"{_GUID_EXAMPLE!r}. ci.instances() lists the ids you can use (the instanceId "
+            f"column); set one with connect(instance_id=...), {_defaults.ENV_VARS['instance_id']}"
+            " or ci.use_instance(...)."
+        )
+    return text
+
+
 def config_file_path() -> Path:
     """The user config file, ``<user config dir>/ci-toolkit/config.toml``.
 
@@ -150,7 +198,9 @@ def _read_config_file(path: Path) -> dict[str, str]:
     except FileNotFoundError:
         return {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigurationError(f"Cannot read the config file {path}: {exc}") from exc
+        raise ConfigurationError(
+            f"Cannot read the config file {path}: {exc}. Fix or remove the file."
+        ) from None
     unknown = sorted(set(raw) - set(SETTING_NAMES))
     if unknown:
         raise ConfigurationError(
@@ -213,7 +263,14 @@ def resolve_settings(
         raise ConfigurationError(f"Unknown setting(s): {', '.join(unknown)}.")
     env = os.environ if environ is None else environ
     layers: list[tuple[str, Mapping[str, str]]] = [
-        ("arguments", {k: os.fspath(v) for k, v in explicit.items() if v not in (None, "")}),
+        (
+            "arguments",
+            {
+                k: os.fspath(v)
+                for k, v in explicit.items()
+                if v is not None and os.fspath(v).strip()
+            },
+        ),
         (
             "environment",
             {k: env[v] for k, v in _defaults.ENV_VARS.items() if env.get(v, "").strip()},
@@ -227,7 +284,7 @@ def resolve_settings(
     for label, layer in layers:
         used = False
         for name in SETTING_NAMES:
-            if name not in values and name in layer:
+            if name not in values and layer.get(name, "").strip():
                 values[name] = layer[name].strip()
                 used = True
         if used:

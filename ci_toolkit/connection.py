@@ -15,6 +15,7 @@ Example
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
 import os
 import threading
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ci_toolkit import _defaults
 from ci_toolkit.auth.prompt import DeviceCodeCallback, TerminalPrompt, in_ipython_kernel
-from ci_toolkit.config import Settings, config_file_path, resolve_settings
+from ci_toolkit.config import Settings, check_instance_id, config_file_path, resolve_settings
 from ci_toolkit.exceptions import ConfigurationError
 from ci_toolkit.http.retry import RetryPolicy
 from ci_toolkit.http.session import ApiSession, open_session
@@ -179,6 +180,10 @@ def connect_session(
         "ca_file": ca_file,
     }
     settings = _resolve(explicit, emulator=emulator, config_file=config_file)
+    if settings.instance_id is not None:  # a malformed id is refused before any request
+        settings = dataclasses.replace(
+            settings, instance_id=check_instance_id(settings.instance_id)
+        )
     session = open_session(
         settings,
         prompt=prompt or default_prompt(),

@@ -24,7 +24,13 @@ Hierarchy::
         └── ServiceError                  5xx
 
 Every message goes through :func:`scrub`, which removes bearer tokens, JWTs and known
-secret values, so an exception can be logged, printed or saved in a notebook.
+secret values, so an exception can be logged, printed or saved in a notebook. An error the
+service names by a known code (``EntityNotFound``, ``InstanceNotFound``...) or a 403 gets a
+hint saying what to do (:func:`hint_for`).
+
+A toolkit error caused by a library's exception (httpx, MSAL) is raised ``from None``: the
+traceback shows one error whose message already carries what the library said, and the
+original stays on ``__context__`` for debugging.
 
 Example
 -------
@@ -61,6 +67,7 @@ __all__ = [
     "UnknownClientError",
     "UnknownTenantError",
     "exception_class_for_status",
+    "hint_for",
     "scrub",
 ]
 
@@ -178,8 +185,12 @@ class CustomerInsightsError(Exception):
         return f"<b>{html.escape(type(self).__name__)}</b><table>{body}</table>"
 
 
-class ConfigurationError(CustomerInsightsError):
-    """Settings are missing or invalid; the message names each value and where to set it."""
+class ConfigurationError(CustomerInsightsError, ValueError):
+    """Settings are missing or invalid; the message names each value and where to set it.
+
+    Also a ``ValueError``: an invalid value (say a malformed instance id) is refused before
+    any request is sent.
+    """
 
 
 class SignInError(CustomerInsightsError):
@@ -219,7 +230,26 @@ class ServiceUnreachableError(CustomerInsightsError):
 
 
 class ApiStatusError(CustomerInsightsError):
-    """The service answered with an error status (4xx or 5xx)."""
+    """The service answered with an error status (4xx or 5xx).
+
+    The message ends with what to do when :func:`hint_for` knows it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        request_id: str | None = None,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        hint = hint_for(status, error_code)
+        if hint and hint not in message:
+            message = f"{message.rstrip()} {hint}"
+        super().__init__(
+            message, status=status, error_code=error_code, request_id=request_id, secrets=secrets
+        )
 
 
 class BadRequestError(ApiStatusError):
@@ -242,6 +272,9 @@ class QueryError(BadRequestError):
         request_id: str | None = None,
         secrets: Iterable[str | None] = (),
     ) -> None:
+        hint = _TARGET_HINTS.get(target or "")
+        if hint and hint not in message:
+            message = f"{message.rstrip()} {hint}"
         super().__init__(
             message, status=status, error_code=error_code, request_id=request_id, secrets=secrets
         )
@@ -297,6 +330,57 @@ class ThrottledError(ApiStatusError):
 
 class ServiceError(ApiStatusError):
     """5xx: the service failed; retried automatically for safe requests before this is raised."""
+
+
+_CODE_HINTS: dict[str, str] = {
+    "InstanceNotFound": (
+        "ci.instances() lists the instances you can see; choose one with "
+        "ci.use_instance(id) or CI_INSTANCE_ID."
+    ),
+    "EntityNotFound": "ci.entities() lists the entity names (they are case-sensitive).",
+    "SegmentNotFound": "ci.segments() lists the segment names (they are case-sensitive).",
+    "MeasureNotFound": "ci.measures() lists the measure names (they are case-sensitive).",
+    "JobNotFound": "ci.jobs() lists the recent refresh jobs and their ids.",
+}
+_TARGET_HINTS: dict[str, str] = {
+    "$filter": (
+        "Build filters with ci_toolkit.odata.F, which quotes values and checks attribute "
+        "names (ci.attributes(entity) lists them)."
+    ),
+}
+_STATUS_HINTS: dict[int, str] = {
+    403: (
+        "ci.my_role() shows your role on the instance; ask one of its admins for a role "
+        "that allows this (Settings > Permissions)."
+    ),
+}
+
+
+def hint_for(status: int | None, error_code: str | None) -> str | None:
+    """What to do about an error status or service error code, when the toolkit knows.
+
+    Parameters
+    ----------
+    status
+        The HTTP status.
+    error_code
+        The service's error code (``EntityNotFound``...).
+
+    Returns
+    -------
+    str or None
+        One sentence naming the fix, or ``None``.
+
+    Example
+    -------
+    >>> hint_for(404, "EntityNotFound")
+    'ci.entities() lists the entity names (they are case-sensitive).'
+    >>> hint_for(404, None) is None
+    True
+    """
+    if error_code and error_code in _CODE_HINTS:
+        return _CODE_HINTS[error_code]
+    return _STATUS_HINTS.get(status) if status is not None else None
 
 
 _STATUS_CLASSES: dict[int, type[ApiStatusError]] = {

@@ -51,15 +51,19 @@ class ResourceBase:
             if not instances:
                 from ci_toolkit.exceptions import NotFoundError
 
-                raise NotFoundError("no Customer Insights instance is visible to this sign-in")
+                raise NotFoundError(
+                    "no Customer Insights instance is visible to this sign-in: ask an admin of "
+                    "the environment to give it a role (Settings > Permissions)."
+                )
             self._instance_id = str(instances[0]["instanceId"])
             logger.info("Using instance %s (%s)", self._instance_id, instances[0].get("name"))
         return self._instance_id
 
     @instance_id.setter
     def instance_id(self, value: str) -> None:
-        if not isinstance(value, str) or not value:
-            raise ValueError("instance_id must be a non-empty string")
+        from ci_toolkit.config import check_instance_id
+
+        value = check_instance_id(value)  # ConfigurationError (a ValueError) if not a GUID
         if value != self._instance_id:
             self._entity_cache.clear()
         self._instance_id = value

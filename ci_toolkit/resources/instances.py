@@ -94,6 +94,8 @@ class InstancesMixin(ResourceBase):
 
         Raises
         ------
+        ci_toolkit.exceptions.ConfigurationError
+            When ``instance_id`` is not a GUID (no request is sent).
         ci_toolkit.exceptions.NotFoundError
             When no such instance exists.
 
@@ -103,8 +105,9 @@ class InstancesMixin(ResourceBase):
         'active'
         """
         from ci_toolkit import frames
+        from ci_toolkit.config import check_instance_id
 
-        iid = instance_id or self.instance_id
+        iid = self.instance_id if instance_id is None else check_instance_id(instance_id)
         body = self._get(f"instances/{segment(iid)}") or {}
         return frames.record_series(body, INSTANCE_METADATA_FIELDS)
 
@@ -118,10 +121,20 @@ class InstancesMixin(ResourceBase):
         check : bool
             Verify first that the instance exists (raises ``NotFoundError`` if not).
 
+        Raises
+        ------
+        ci_toolkit.exceptions.ConfigurationError
+            When ``instance_id`` is not a GUID (no request is sent).
+        ci_toolkit.exceptions.NotFoundError
+            When ``check`` finds no such instance.
+
         Examples
         --------
         >>> ci.use_instance(ci.instances()["instanceId"].iloc[1])  # doctest: +SKIP
         """
+        from ci_toolkit.config import check_instance_id
+
+        instance_id = check_instance_id(instance_id)  # refused before any request if malformed
         if check:
             self._get(f"instances/{segment(instance_id)}")
         self.instance_id = instance_id
