@@ -131,7 +131,11 @@ class CustomersMixin(DataMixin):
         where = eq(KEY, customer_id)
         profiles = self.query(PROFILE_ENTITY, filter=where, progress=False)
         if profiles.empty:
-            raise NotFoundError(f"no customer profile with CustomerId {customer_id!r}", status=404)
+            raise NotFoundError(
+                f"no customer profile with CustomerId {customer_id!r}; find ids with "
+                "ci.query('Customer', search=..., select=['CustomerId']).",
+                status=404,
+            )
         profile = profiles.iloc[0]
         profile.name = customer_id
         activities = self.query(ACTIVITY_ENTITY, filter=where, progress=False)

@@ -123,7 +123,12 @@ class ExportsMixin(JobsMixin):
             if identifier in (node.get("identifier"), node.get("friendlyName")):
                 return node
         known = ", ".join(str(n.get("identifier")) for n in nodes) or "none"
-        raise NotFoundError(f"no export {identifier!r} (exports: {known})", status=404)
+        raise NotFoundError(
+            f"no export {identifier!r}. The exports are: {known} (ci.exports() lists them "
+            "with their status).",
+            status=404,
+            error_code="ExportNotFound",
+        )
 
     def exports(self, *, history: int = 500) -> pd.DataFrame:
         """The exports with their connection type, last status, last success and schedule.

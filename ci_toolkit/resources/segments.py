@@ -321,7 +321,11 @@ class SegmentsMixin(DataMixin):
         for item in self._segment_list():
             if item.get("name") == name:
                 return item
-        raise NotFoundError(f"no segment named {name!r}", status=404)
+        raise NotFoundError(
+            f"no segment named {name!r}.",
+            status=404,
+            error_code="SegmentNotFound",
+        )
 
     def segments(self) -> pd.DataFrame:
         """List the segments with their state, size and last evaluation.
@@ -461,7 +465,11 @@ class SegmentsMixin(DataMixin):
         if wanted is not None:
             missing = set(wanted) - {s.get("name") for s in body}
             if missing:
-                raise NotFoundError(f"no segment named {', '.join(sorted(missing))}", status=404)
+                raise NotFoundError(
+                    f"no segment named {', '.join(sorted(missing))}.",
+                    status=404,
+                    error_code="SegmentNotFound",
+                )
         rows = [
             {**point, "segment": s.get("name")}
             for s in body
