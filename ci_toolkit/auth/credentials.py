@@ -43,6 +43,7 @@ from ci_toolkit.exceptions import (
     ServiceUnreachableError,
     SignInError,
     UnknownTenantError,
+    scrub,
 )
 from ci_toolkit.http.errors import unreachable_hint
 
@@ -114,13 +115,18 @@ class Credential:
                     instance_discovery=host in _MICROSOFT_HOSTS,
                 )
             except ValueError as exc:  # MSAL: "Unable to get authority configuration ..."
+                said = str(exc).split(". ")[0].strip().rstrip(".")
+                said = "" if said.startswith("Unable to get authority") else f" MSAL said: {said}."
+                # from None: the traceback shows this error, not MSAL's internals first;
+                # MSAL's exception stays on __context__.
                 raise UnknownTenantError(
                     f"Azure AD authority {self.settings.authority} did not answer with a "
                     "configuration (unknown tenant?). Check tenant_id (CI_TENANT_ID) or "
-                    f"authority (CI_AUTHORITY). MSAL said: {exc}",
+                    "authority (CI_AUTHORITY): use your directory's tenant id or domain."
+                    f"{said}",
                     error_code="AADSTS90002",
                     secrets=self.settings.secrets,
-                ) from exc
+                ) from None
         return self._app
 
     def _error(self, result: Mapping[str, Any]) -> SignInError:
@@ -171,7 +177,7 @@ class Credential:
                     f"Cannot reach Azure AD at {self.settings.authority}: {exc}."
                     f"{unreachable_hint(exc)}",
                     secrets=self.settings.secrets,
-                ) from exc
+                ) from None  # httpx's exception stays on __context__
             if "access_token" not in result:
                 raise self._error(result)
             lifetime = float(result.get("expires_in") or 3600)
@@ -292,7 +298,8 @@ class DeviceCodeCredential(Credential):
             raise
         if "error" in box:
             if observer is not None:
-                observer.finished(success=False, message=f"Sign-in failed: {box['error']}")
+                message = scrub(f"Sign-in failed: {box['error']}", self.settings.secrets)
+                observer.finished(success=False, message=message)
             raise box["error"]
         result: Mapping[str, Any] = box.get("result") or {"error": "no_result"}
         if observer is not None:
