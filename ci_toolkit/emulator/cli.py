@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ci_toolkit.emulator.config import EmulatorConfig
-from ci_toolkit.emulator.server import Emulator, EmulatorSettings
+from ci_toolkit.emulator.server import HOST, Emulator, EmulatorSettings
 
 __all__ = ["add_arguments", "config_from_args", "describe", "run"]
 
@@ -44,6 +44,17 @@ def _number(
     return parse
 
 
+def _host(text: str) -> str:
+    """Only 127.0.0.1: the emulator hands its demo keys and tokens to whoever connects."""
+    if text.strip() != HOST:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the emulator listens on {HOST} only (it gives demo credentials to "
+            "anyone who connects); to reach it from another machine, forward the port, "
+            "e.g. ssh -L PORT:127.0.0.1:PORT"
+        )
+    return HOST
+
+
 _port = _number(int, lambda v: 0 <= v <= 65535, "is not a port (0-65535; 0 picks a free one)")
 _positive_int = _number(int, lambda v: v >= 1, "must be at least 1")
 _non_negative = _number(float, lambda v: v >= 0, "must not be negative")
@@ -55,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the emulator's flags to ``parser``."""
     defaults = EmulatorConfig()
     add = parser.add_argument
+    add("--host", type=_host, default=HOST, help=f"always {HOST}: never other interfaces")
     add("--port", type=_port, default=defaults.port, help="TCP port on 127.0.0.1 (0: any free)")
     add("--profiles", type=_positive_int, default=defaults.profiles, help="unified profiles")
     add("--seed", type=int, default=defaults.seed, help="seed of the demo data and identities")
