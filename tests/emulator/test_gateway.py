@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ci_toolkit.emulator import Emulator
@@ -102,6 +108,49 @@ def unsigned_token(emulator: Emulator) -> str:
     return jwt.encode(claims, None, algorithm="none")  # type: ignore[arg-type]
 
 
+def _claims(emulator: Emulator, **changes: object) -> dict[str, object]:
+    claims = jwt.decode(emulator.mint_token(), options={"verify_signature": False})
+    claims.update(changes)
+    return claims
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def other_key_token(emulator: Emulator) -> str:
+    """Genuine claims signed by another key, under that key's own id (another issuer's key)."""
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return jwt.encode(_claims(emulator), other, algorithm="RS256", headers={"kid": "other-key"})
+
+
+def hmac_with_public_key_token(emulator: Emulator) -> str:
+    """Algorithm confusion: HS256 keyed with the emulator's published public key."""
+    public = emulator.state.tokens._key.public_key()
+    secret = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = {"alg": "HS256", "typ": "JWT", "kid": emulator.state.tokens.kid}
+    signing_input = (
+        f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(_claims(emulator)).encode())}"
+    )
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def tampered_token(emulator: Emulator) -> str:
+    """A viewer's genuine token whose payload now names the admin (signature unchanged)."""
+    header, _, signature = emulator.mint_token("viewer").split(".")
+    admin = emulator.state.directory.user_for_role("admin").object_id
+    claims = _claims(emulator, oid=admin, sub=admin)
+    return f"{header}.{_b64(json.dumps(claims).encode())}.{signature}"
+
+
+def signed_token(emulator: Emulator, **changes: object) -> str:
+    """Properly signed by the emulator's key, with changed claims."""
+    return emulator.state.tokens._sign(_claims(emulator, **changes))
+
+
 @pytest.mark.parametrize(
     ("make_token", "reason"),
     [
@@ -119,8 +168,37 @@ def unsigned_token(emulator: Emulator) -> str:
         ),
         (lambda emu: emu.mint_token(scopes=["Files.Read"]), "user_impersonation"),
         (lambda emu: "not.a.jwt", "malformed"),
+        (other_key_token, "key was not found"),
+        (hmac_with_public_key_token, "algorithm 'HS256'"),
+        (tampered_token, "signature"),
+        (lambda emu: signed_token(emu, nbf=int(time.time()) + 600), "not yet valid"),
+        (lambda emu: signed_token(emu, tid=str(uuid.uuid4())), "another tenant"),
+        (lambda emu: signed_token(emu, oid=str(uuid.uuid4())), "unknown principal"),
+        (
+            lambda emu: emu.state.tokens.mint_id_token(
+                emu.state.directory.users[0],
+                issuer=f"{emu.state.public_url}/{emu.state.directory.tenant_id}/v2.0",
+                client_id=emu.settings.client_id,
+            ),
+            "audience",
+        ),
     ],
-    ids=["forged", "alg-none", "expired", "wrong-audience", "wrong-issuer", "no-scope", "junk"],
+    ids=[
+        "forged",
+        "alg-none",
+        "expired",
+        "wrong-audience",
+        "wrong-issuer",
+        "no-scope",
+        "junk",
+        "other-key",
+        "hs256-with-public-key",
+        "tampered-payload",
+        "not-yet-valid",
+        "other-tenant",
+        "unknown-principal",
+        "id-token",
+    ],
 )
 def test_rejected_tokens(
     emulator: Emulator, bare: httpx.Client, make_token: Callable[[Emulator], str], reason: str
