@@ -119,7 +119,7 @@ class AimdController:
             self.peak = max(self.peak, int(self._window))
 
     def on_throttle(self, retry_after: float | None) -> None:
-        """Record a 429 or 503: pause for ``retry_after`` seconds and halve the limit."""
+        """Record a 429: pause every request for ``retry_after`` seconds, halve the limit."""
         with self._lock:
             self.throttles += 1
             if retry_after is not None and retry_after > 0:

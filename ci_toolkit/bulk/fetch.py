@@ -75,6 +75,8 @@ class Outcome:
         The key of the page's first row.
     context : str or None
         The page's ``@odata.context``.
+    status : int or None
+        The HTTP status of a throttle (429, 502, 503, 504); ``None`` otherwise.
 
     Examples
     --------
@@ -92,6 +94,7 @@ class Outcome:
     transport_error: BaseException | None = None
     first_key: Any = None
     context: str | None = None
+    status: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -156,7 +159,9 @@ def fetch_page(
     if response.status_code in THROTTLE_STATUSES:
         wait = retry_after_of(response)
         logger.debug("GET %s -> %d (Retry-After %s)", response.url.path, response.status_code, wait)
-        return Outcome(None, 0, latency=latency, retry_after=wait or 0.0)
+        return Outcome(
+            None, 0, latency=latency, retry_after=wait or 0.0, status=response.status_code
+        )
     if response.is_error:
         raise error_from_response(response, secrets=secrets)
     try:

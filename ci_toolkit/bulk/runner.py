@@ -13,8 +13,17 @@ How a pull runs
    at most one request per partition is in flight and earlier partitions go first, so
    finished partitions can be handed on in order while later ones are still arriving.
 3. The number of requests in flight follows :class:`~ci_toolkit.bulk.controller.AimdController`
-   (growing while healthy, halving on 429/503/drops, pausing for ``Retry-After``).
-4. Exactly once: a failed request is sent again from where its partition stopped (the same
+   (growing while healthy, halving on 429/503/drops). A 429's ``Retry-After`` pauses every
+   request (the rate limit is the subscription key's, shared by all of them); a 502, 503 or
+   504 halves the limit and delays only its own request by its ``Retry-After``, while the
+   requests the service does answer go on.
+4. A page request the service does not answer (connection refused or dropped, timeout) is
+   sent again with the session's backoff (:class:`~ci_toolkit.http.RetryPolicy`) up to its
+   ``max_attempts``; then the pull stops with a
+   :class:`~ci_toolkit.exceptions.ServiceUnreachableError` instead of waiting on a service
+   that is gone. ``emitted_rows`` and ``last_emitted_key`` say where it stopped: every row up
+   to that key was handed on, in key order, so a new pull after that key reads the rest.
+5. Exactly once: a failed request is sent again from where its partition stopped (the same
    nextLink, or the last key seen when a link no longer works), never from the start; a
    partition that comes back with fewer or more rows than planned is fetched again; rows
    are de-duplicated by key; the total is checked against ``$count``
@@ -52,6 +61,7 @@ from ci_toolkit.bulk.planner import (
     resume_filter,
 )
 from ci_toolkit.exceptions import QueryError, ServiceUnreachableError
+from ci_toolkit.http.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,7 +81,9 @@ DEFAULT_MAX_CONCURRENCY = 10
 DEFAULT_PARTITION_ROWS = 5_000
 """Rows per key range of a parallel pull."""
 MAX_ATTEMPTS = 12
-"""Attempts of one page request (throttles and transport failures) before giving up."""
+"""Attempts of one page request answered with a throttle (429/503) before giving up.
+
+Transport failures (no answer at all) follow the session's ``RetryPolicy.max_attempts``."""
 MAX_LINK_RESUMES = 3
 """Times a partition continues after its last key when its nextLink is refused."""
 MAX_REFETCHES = 2
@@ -111,6 +123,7 @@ class _Task:
     url: str
     params: dict[str, Any] | None
     attempt: int = 0
+    transport_failures: int = 0
     ready_at: float = 0.0
 
 
@@ -160,6 +173,19 @@ class BulkPull:
         Scrubbed from error messages.
     sleep : Callable[[float], None]
         For backoff waits (tests).
+    retry_policy : RetryPolicy or None
+        Attempts and backoff for requests the service does not answer (the session's
+        policy; :class:`RetryPolicy` defaults when ``None``).
+
+    Attributes
+    ----------
+    emitted_rows : int
+        Rows handed on by :meth:`frames` so far (complete key ranges, in key order).
+    last_emitted_key : Any
+        The key of the last row handed on (``None`` before the first); a pull interrupted
+        by an unreachable service is resumed after it.
+    pages_read : int
+        Pages (successful responses) read so far.
 
     Examples
     --------
@@ -185,6 +211,7 @@ class BulkPull:
         on_rows: Callable[[int], None] | None = None,
         secrets: tuple[str, ...] = (),
         sleep: Callable[[float], None] = time.sleep,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         self.client = client
         self.path = path
@@ -201,7 +228,11 @@ class BulkPull:
         self.on_rows = on_rows
         self.secrets = secrets
         self.sleep = sleep
+        self.retry_policy = retry_policy or RetryPolicy()
         self.stats = BulkStats()
+        self.emitted_rows = 0
+        self.last_emitted_key: Any = None
+        self.pages_read = 0
         self.total: int | None = None
         self.context: str | None = None
         self.rows_to_pull: int | None = None
@@ -224,7 +255,8 @@ class BulkPull:
     # -- one request with retries (planning) ----------------------------------------------------
 
     def _get(self, url: str, params: Mapping[str, Any] | None) -> Outcome:
-        for attempt in range(MAX_ATTEMPTS):
+        throttled = failures = 0
+        while True:
             pause = self.controller.pause_remaining()
             if pause > 0:
                 self.sleep(pause)
@@ -235,12 +267,40 @@ class BulkPull:
             )  # fmt: skip
             if out.ok:
                 self.controller.on_success(out.latency)
+                self.pages_read += 1
                 return out
             self._record_failure(out)
             if out.transport_error is not None:
-                self.sleep(_backoff(attempt))
+                failures += 1
+                self._give_up_if_unreachable(failures, out.transport_error)
+                self.sleep(self._backoff(failures))
+            else:
+                throttled += 1
+                if throttled >= MAX_ATTEMPTS:
+                    raise self._throttled_out()
+                self.sleep(_own_wait(out))
+
+    def _backoff(self, failures: int) -> float:
+        """The wait before re-sending a request that got no answer ``failures`` times."""
+        policy = self.retry_policy
+        wait = min(policy.backoff_max, policy.backoff_initial * 2 ** max(0, failures - 1))
+        return float(wait + random.uniform(0, policy.jitter))
+
+    def _give_up_if_unreachable(self, failures: int, error: BaseException) -> None:
+        if failures < self.retry_policy.max_attempts:
+            return
+        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         raise ServiceUnreachableError(
-            f"GET {self.path}: no answer after {MAX_ATTEMPTS} attempts (throttled or dropped)",
+            f"GET {self.path}: no answer after {failures} attempts ({reason}); "
+            f"{self.emitted_rows:,} rows were handed on in key order, "
+            f"{self.stats.rows:,} read",
+            secrets=self.secrets,
+        ) from error
+
+    def _throttled_out(self) -> ServiceUnreachableError:
+        return ServiceUnreachableError(
+            f"GET {self.path}: still throttled after {MAX_ATTEMPTS} attempts; "
+            f"{self.emitted_rows:,} rows were handed on in key order, {self.stats.rows:,} read",
             secrets=self.secrets,
         )
 
@@ -248,9 +308,12 @@ class BulkPull:
         if out.transport_error is not None:
             self.stats.transport_errors += 1
             self.controller.on_error()
-        else:
+        elif out.status in (None, 429):
             self.stats.throttled += 1
             self.controller.on_throttle(out.retry_after)
+        else:  # 502/503/504: this request waits its Retry-After, the others go on
+            self.stats.throttled += 1
+            self.controller.on_error()
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -371,6 +434,9 @@ class BulkPull:
                     frame = states[emitted].frame
                     states[emitted].frame = None
                     emitted += 1
+                    self.emitted_rows += len(frame)
+                    if len(frame):
+                        self.last_emitted_key = frame[self.key].iloc[-1]
                     yield frame
         finally:
             for future in running:
@@ -409,19 +475,19 @@ class BulkPull:
             return
         if not out.ok:
             self._record_failure(out)
-            task.attempt += 1
-            if task.attempt >= MAX_ATTEMPTS:
-                raise ServiceUnreachableError(
-                    f"GET {self.path}: no answer after {MAX_ATTEMPTS} attempts "
-                    f"(throttled or dropped); {self.stats.rows:,} rows were read",
-                    secrets=self.secrets,
-                )
-            task.ready_at = time.monotonic() + (
-                _backoff(task.attempt) if out.transport_error is not None else 0.0
-            )
+            if out.transport_error is not None:
+                task.transport_failures += 1
+                self._give_up_if_unreachable(task.transport_failures, out.transport_error)
+                task.ready_at = time.monotonic() + self._backoff(task.transport_failures)
+            else:
+                task.attempt += 1
+                if task.attempt >= MAX_ATTEMPTS:
+                    raise self._throttled_out()
+                task.ready_at = time.monotonic() + _own_wait(out)
             pending.append(task)
             return
         self.controller.on_success(out.latency)
+        self.pages_read += 1
         if out.rows:
             state.acc.add(out.value)
             state.last_key = out.last_key
@@ -482,12 +548,15 @@ def _release_unused_memory() -> None:
         pass
 
 
+def _own_wait(out: Outcome) -> float:
+    """The wait of the request that got ``out`` alone (a 429 pauses all of them instead)."""
+    if out.status in (None, 429):
+        return 0.0
+    return out.retry_after or 0.0
+
+
 def _no_expand(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k not in {"$expand", "$select"}}
-
-
-def _backoff(attempt: int) -> float:
-    return float(min(8.0, 0.1 * 2**attempt) + random.uniform(0, 0.1))
 
 
 def _next_wakeup(pending: list[_Task], now: float, paused: float) -> float | None:

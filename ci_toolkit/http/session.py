@@ -154,6 +154,31 @@ class ApiSession:
         """The API root, e.g. ``https://api.ci.ai.dynamics.com/v1/``."""
         return str(self._client.base_url)
 
+    @property
+    def client(self) -> httpx.Client:
+        """The connection's ``httpx.Client`` (credentials, TLS, timeouts, connection pool).
+
+        For code that schedules its own requests, such as the parallel pulls of
+        :mod:`ci_toolkit.bulk`; it is thread-safe and shared, so do not close it.
+
+        Example
+        -------
+        >>> ApiSession(httpx.Client(base_url="https://x/v1/")).client.base_url
+        URL('https://x/v1/')
+        """
+        return self._client
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Secret values to scrub from any message built from this session's traffic.
+
+        Example
+        -------
+        >>> ApiSession(httpx.Client(), secrets=["k3y-value"]).secrets
+        ('k3y-value',)
+        """
+        return self._secrets
+
     def __repr__(self) -> str:
         return f"ApiSession(base_url={self.base_url!r})"
 

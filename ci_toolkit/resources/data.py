@@ -25,6 +25,12 @@ service cannot filter on the key (ingested source tables) or for a ``top`` of on
 Columns are typed from the entity's attribute metadata
 (``GET /instances/{instanceId}/manage/entities/{entityName}``, fetched once per entity and
 cached on the client).
+
+A pull that loses the service part-way (after the retries) raises
+:class:`~ci_toolkit.bulk.errors.PullInterruptedError` (a ``ServiceUnreachableError``) with the
+rows read so far in ``partial`` and, in ``resume``, the options that read only the rest:
+``ci.query(entity, **err.resume)`` (a key-range ``filter`` after the last key read, or the
+``next_link`` of the page that failed).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ci_toolkit import _defaults
+from ci_toolkit.exceptions import ServiceUnreachableError
 from ci_toolkit.odata import Filter, render
 from ci_toolkit.resources._base import segment
 from ci_toolkit.resources.entities import EntitiesMixin
@@ -46,6 +53,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from ci_toolkit.bulk.errors import PullInterruptedError
     from ci_toolkit.bulk.runner import BulkPull
 
 __all__ = ["DataMixin"]
@@ -96,11 +104,48 @@ class _Bulk:
     pull: BulkPull
     columns: list[str]
     drop_key: bool
+    entity: str
+    options: dict[str, Any]
 
     def tidy(self, frame: pd.DataFrame) -> pd.DataFrame:
         if self.drop_key:
             frame = frame.drop(columns=[self.pull.key])
         return frame
+
+    def resume(self) -> dict[str, Any]:
+        """The options of the same pull that read only the rows after those handed on."""
+        from ci_toolkit.bulk.planner import Partition, resume_filter
+
+        pull = self.pull
+        options = {k: v for k, v in self.options.items() if v is not None}
+        if pull.last_emitted_key is None:
+            return options
+        options.pop("skip", None)
+        options["filter"] = resume_filter(
+            self.options.get("filter"), pull.key, Partition(0, None, None, 0),
+            after=pull.last_emitted_key,
+        )  # fmt: skip
+        if pull.top is not None:
+            options["top"] = max(pull.top - pull.emitted_rows, 0)
+        return options
+
+    def interrupted(
+        self, exc: ServiceUnreachableError, *, call: str, partial: pd.DataFrame | None, kept: str
+    ) -> PullInterruptedError:
+        """The error for a pull that lost the service: what was read, how to resume."""
+        from ci_toolkit.bulk.errors import PullInterruptedError, interrupted_message
+
+        pull = self.pull
+        entity = self.entity
+        resume = self.resume()
+        message = interrupted_message(
+            what=f"GET {pull.path}", cause=exc, entity=entity, rows=pull.stats.rows,
+            pages=pull.pages_read, call=call, resume=resume, kept=kept,
+        )  # fmt: skip
+        return PullInterruptedError(
+            message, entity=entity, rows_fetched=pull.stats.rows, pages_fetched=pull.pages_read,
+            partial=partial, resume=resume, secrets=pull.secrets,
+        )  # fmt: skip
 
 
 @dataclass
@@ -143,6 +188,8 @@ class DataMixin(EntitiesMixin):
         search: str | None,
         expand: str | Sequence[str] | None,
         count: bool,
+        next_link: str | None = None,
+        call: str = "iter_pages",
     ) -> Iterator[_Page]:
         from ci_toolkit import frames
 
@@ -175,12 +222,26 @@ class DataMixin(EntitiesMixin):
         if expanded:
             expected = expected + [e for e in expanded if e not in expected]
         url: str = self._path(f"data/{segment(entity)}")
-        fetched = 0
-        total: int | None = None
         first = True
+        if next_link is not None:
+            self._same_origin(next_link)
+            url, first = next_link, False
+        fetched = pages = 0
+        total: int | None = None
         while True:
-            body = self._session.request_json("GET", url, params=params if first else None) or {}
+            try:
+                body = (
+                    self._session.request_json("GET", url, params=params if first else None) or {}
+                )
+            except ServiceUnreachableError as exc:
+                raise self._pages_interrupted(
+                    exc, entity, call=call, url=None if first else url, rows=fetched,
+                    pages=pages, options={"filter": filter, "select": select,
+                    "orderby": orderby, "top": top, "skip": skip, "search": search,
+                    "expand": expand, "count": count or None},
+                ) from exc  # fmt: skip
             first = False
+            pages += 1
             rows = body.get("value") or []
             if top is not None and fetched + len(rows) > top:
                 rows = rows[: top - fetched]
@@ -209,6 +270,37 @@ class DataMixin(EntitiesMixin):
             self._same_origin(str(next_link))
             url = str(next_link)
 
+    def _pages_interrupted(
+        self,
+        exc: ServiceUnreachableError,
+        entity: str,
+        *,
+        call: str,
+        url: str | None,
+        rows: int,
+        pages: int,
+        options: dict[str, Any],
+    ) -> PullInterruptedError:
+        """The error of a page-by-page pull that lost the service (resume at its nextLink)."""
+        from ci_toolkit.bulk.errors import PullInterruptedError, interrupted_message
+
+        resume = {k: v for k, v in options.items() if v is not None}
+        if url is not None:  # the link carries every query option; select types the columns
+            resume = {k: v for k, v in resume.items() if k in ("select", "expand")}
+            resume["next_link"] = url
+            top = options.get("top")
+            if top is not None:
+                resume["top"] = max(int(top) - rows, 0)
+        kept = "err.partial holds them" if call == "query" else "you hold every page yielded so far"
+        message = interrupted_message(
+            what=f"GET {self._path(f'data/{segment(entity)}')}", cause=exc, entity=entity,
+            rows=rows, pages=pages, call=call, resume=resume, kept=kept,
+        )  # fmt: skip
+        return PullInterruptedError(
+            message, entity=entity, rows_fetched=rows, pages_fetched=pages, resume=resume,
+            secrets=self._session.secrets,
+        )  # fmt: skip
+
     def _entity_key(self, entity: str) -> str | None:
         from ci_toolkit.exceptions import NotFoundError
 
@@ -236,6 +328,7 @@ class DataMixin(EntitiesMixin):
         max_concurrency: int | None,
         partition_rows: int | None = None,
         warn_top: bool = False,
+        call: str = "query",
     ) -> _Bulk | None:
         """A planned parallel pull, or ``None`` when this query is read sequentially."""
         from ci_toolkit.bulk.runner import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARTITION_ROWS, BulkPull
@@ -269,7 +362,7 @@ class DataMixin(EntitiesMixin):
             params["$expand"] = ",".join(expanded)
 
         pull = BulkPull(
-            self._session._client,
+            self._session.client,
             self._path(f"data/{segment(entity)}"),
             key=key,
             columns=expected,
@@ -281,17 +374,25 @@ class DataMixin(EntitiesMixin):
             top=top,
             max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
             partition_rows=partition_rows or DEFAULT_PARTITION_ROWS,
-            secrets=self._session._secrets,
+            secrets=self._session.secrets,
+            retry_policy=self._session.retry_policy,
         )
+        options = {"filter": filter_text, "select": selected, "top": top, "skip": skip,
+                   "search": search, "expand": expanded}  # fmt: skip
+        bulk = _Bulk(pull, expected, drop_key, entity, options)
         try:
             pull.plan()
         except QueryError as exc:
             logger.debug("%s: no parallel pull (%s); following nextLink instead", entity, exc)
             return None
+        except ServiceUnreachableError as exc:
+            raise bulk.interrupted(
+                exc, call=call, partial=None, kept="nothing was read yet"
+            ) from exc
         more = pull.total is not None and pull.total - (skip or 0) > (top or 0)
         if warn_top and top is not None and more:
             warnings.warn(f"query({entity!r}) stopped at top={top}; more rows match", stacklevel=4)
-        return _Bulk(pull, expected, drop_key)
+        return bulk
 
     def _bulk_frames(self, bulk: _Bulk, entity: str, progress: bool) -> Iterator[pd.DataFrame]:
         bar: Any = None
@@ -321,6 +422,7 @@ class DataMixin(EntitiesMixin):
         search: str | None = None,
         expand: str | Sequence[str] | None = None,
         count: bool = False,
+        next_link: str | None = None,
     ) -> Iterator[pd.DataFrame]:
         """Stream an entity page by page (one typed DataFrame per service page).
 
@@ -328,10 +430,24 @@ class DataMixin(EntitiesMixin):
         dtypes (also an empty last page), and ``.attrs["odata"]`` with the context and
         ``@odata.count`` when known.
 
+        Parameters
+        ----------
+        entity, filter, select, orderby, top, skip, search, expand, count
+            As for :meth:`query`.
+        next_link : str, optional
+            Continue an earlier pull from this ``@odata.nextLink`` (e.g. the ``next_link``
+            of a :class:`~ci_toolkit.bulk.errors.PullInterruptedError`); the link carries
+            the query options, ``select`` and ``expand`` still type the columns.
+
         Yields
         ------
         pandas.DataFrame
             One page (the service sends at most 100 rows per page by default).
+
+        Raises
+        ------
+        ci_toolkit.bulk.errors.PullInterruptedError
+            The service stopped answering part-way; ``next_link`` says where to continue.
 
         Examples
         --------
@@ -349,6 +465,7 @@ class DataMixin(EntitiesMixin):
             search=search,
             expand=expand,
             count=count,
+            next_link=next_link,
         ):
             yield page.frame
 
@@ -367,6 +484,7 @@ class DataMixin(EntitiesMixin):
         progress: bool = True,
         parallel: bool = True,
         max_concurrency: int | None = None,
+        next_link: str | None = None,
     ) -> pd.DataFrame:
         """Read an entity into one DataFrame: every matching row, exactly once.
 
@@ -404,6 +522,9 @@ class DataMixin(EntitiesMixin):
             Fetch key ranges concurrently (``False``: one page after another).
         max_concurrency : int, optional
             Most requests in flight (default 10, the connection pool's size).
+        next_link : str, optional
+            Continue a page-by-page pull from this ``@odata.nextLink`` (as
+            :meth:`iter_pages`); implies ``parallel=False``.
 
         Returns
         -------
@@ -418,8 +539,10 @@ class DataMixin(EntitiesMixin):
             Unknown entity.
         ci_toolkit.exceptions.QueryError
             The service rejected the query (bad filter, unsupported combination).
-        ci_toolkit.exceptions.ServiceUnreachableError
-            A page could not be fetched after repeated throttling or dropped connections.
+        ci_toolkit.bulk.errors.PullInterruptedError
+            The service stopped answering part-way (a ``ServiceUnreachableError``): the
+            rows read are in its ``partial``, and ``query(entity, **err.resume)`` reads the
+            rest.
 
         Warns
         -----
@@ -436,8 +559,9 @@ class DataMixin(EntitiesMixin):
         import pandas as pd
 
         from ci_toolkit.bulk.accumulator import concat_frames
+        from ci_toolkit.bulk.errors import PullInterruptedError
 
-        if parallel:
+        if parallel and next_link is None:
             bulk = self._bulk(
                 entity,
                 filter=filter,
@@ -451,7 +575,16 @@ class DataMixin(EntitiesMixin):
                 warn_top=count,
             )
             if bulk is not None:
-                parts = list(self._bulk_frames(bulk, entity, progress))
+                parts: list[pd.DataFrame] = []
+                try:
+                    for frame in self._bulk_frames(bulk, entity, progress):
+                        parts.append(frame)
+                except ServiceUnreachableError as exc:
+                    partial = concat_frames(parts) if parts else self._empty(bulk)
+                    raise bulk.interrupted(
+                        exc, call="query", partial=partial,
+                        kept=f"err.partial holds the first {len(partial):,} in key order",
+                    ) from exc  # fmt: skip
                 result = concat_frames(parts) if parts else self._empty(bulk)
                 result.attrs = {
                     "odata": {
@@ -475,6 +608,8 @@ class DataMixin(EntitiesMixin):
                 search=search,
                 expand=expand,
                 count=count,
+                next_link=next_link,
+                call="query",
             ):
                 frames_.append(page.frame)
                 odata = dict(page.frame.attrs.get("odata") or {})
@@ -489,6 +624,10 @@ class DataMixin(EntitiesMixin):
                     bar = tqdm(total=total, unit="rows", desc=entity, leave=False)
                 if bar is not None:
                     bar.update(len(page.frame))
+        except PullInterruptedError as exc:
+            if frames_:
+                exc.partial = pd.concat(frames_, ignore_index=True)
+            raise
         finally:
             if bar is not None:
                 bar.close()
@@ -548,9 +687,11 @@ class DataMixin(EntitiesMixin):
         ...     totals = batch.groupby("ActivityType")["Amount"].sum()
         """
         from ci_toolkit.bulk.accumulator import concat_frames
+        from ci_toolkit.bulk.errors import PullInterruptedError
 
         _check_int(batch_rows, "batch_rows", 1)
         source: Iterator[pd.DataFrame] | None = None
+        bulk: _Bulk | None = None
         if parallel:
             bulk = self._bulk(
                 entity,
@@ -563,6 +704,7 @@ class DataMixin(EntitiesMixin):
                 expand=expand,
                 max_concurrency=max_concurrency,
                 partition_rows=min(batch_rows, DEFAULT_BATCH_PARTITION_ROWS),
+                call="iter_batches",
             )
             if bulk is not None:
                 source = self._bulk_frames(bulk, entity, progress)
@@ -573,16 +715,30 @@ class DataMixin(EntitiesMixin):
             )  # fmt: skip
         held: list[pd.DataFrame] = []
         rows = 0
-        for frame in source:
-            start = 0
-            while start < len(frame):
-                part = frame.iloc[start : start + batch_rows - rows]
-                held.append(part)
-                rows += len(part)
-                start += len(part)
-                if rows >= batch_rows:
-                    yield concat_frames(held)
-                    held, rows = [], 0
+        try:
+            for frame in source:
+                start = 0
+                while start < len(frame):
+                    part = frame.iloc[start : start + batch_rows - rows]
+                    held.append(part)
+                    rows += len(part)
+                    start += len(part)
+                    if rows >= batch_rows:
+                        yield concat_frames(held)
+                        held, rows = [], 0
+        except PullInterruptedError as exc:
+            if held:  # read but not yet handed on: kept, never lost
+                exc.partial = concat_frames(held)
+            raise
+        except ServiceUnreachableError as exc:
+            if bulk is None:
+                raise
+            partial = concat_frames(held) if held else self._empty(bulk)
+            raise bulk.interrupted(
+                exc, call="iter_batches", partial=partial,
+                kept=f"the batches yielded and err.partial ({len(partial):,} rows) hold "
+                f"the first {bulk.pull.emitted_rows:,} in key order",
+            ) from exc  # fmt: skip
         if held:
             yield concat_frames(held)
 

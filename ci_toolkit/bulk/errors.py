@@ -1,0 +1,153 @@
+"""The error of a pull cut short because the service stopped answering, with what it read.
+
+A pull that loses the service part-way (after the retries) raises
+:class:`PullInterruptedError`, a :class:`~ci_toolkit.exceptions.ServiceUnreachableError`
+that keeps everything needed to carry on without reading a row twice:
+
+- ``partial``: the rows already read and not yet handed to you, typed as the pull types
+  them (for ``query``: every row read in order; for ``iter_batches``: the rows after the
+  last batch it yielded; for ``iter_pages``: empty, you hold every page already);
+- ``resume``: keyword arguments for the same call (``ci.query(entity, **err.resume)``,
+  ``ci.iter_pages`` or ``ci.iter_batches``) that read exactly the rows still missing: the
+  key-range ``filter`` after the last key read for a pull in key order, or the
+  ``next_link`` of the page that failed for a pull following ``@odata.nextLink``;
+- ``rows_fetched`` and ``pages_fetched``: how far the pull got.
+
+Example
+-------
+>>> import pandas as pd
+>>> err = PullInterruptedError(
+...     "the service is unreachable", entity="Customer", rows_fetched=200, pages_fetched=2,
+...     partial=pd.DataFrame({"CustomerId": ["a", "b"]}), resume={"filter": "CustomerId gt 'b'"})
+>>> err.resume
+{'filter': "CustomerId gt 'b'"}
+>>> isinstance(err, ServiceUnreachableError)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ci_toolkit.exceptions import ServiceUnreachableError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PullInterruptedError", "interrupted_message"]
+
+
+class PullInterruptedError(ServiceUnreachableError):
+    """A pull stopped because the service became unreachable; the rows read are kept.
+
+    Parameters
+    ----------
+    message : str
+        What happened, how far the pull got and how to resume (scrubbed of secrets).
+    entity : str
+        The entity being read.
+    rows_fetched : int
+        Rows read before the service was lost (including rows already handed over).
+    pages_fetched : int
+        Pages (responses) read before the service was lost.
+    partial : pandas.DataFrame or None
+        The rows read and not yet handed over, typed; ``None`` when there are none to keep.
+    resume : Mapping[str, Any]
+        Keyword arguments that make the same call read only the rows still missing.
+    secrets : Iterable[str or None]
+        Secret values to scrub from ``message``.
+
+    Attributes
+    ----------
+    entity, rows_fetched, pages_fetched, partial, resume
+        As the parameters.
+
+    Examples
+    --------
+    >>> try:  # doctest: +SKIP
+    ...     df = ci.query("Customer")
+    ... except PullInterruptedError as err:
+    ...     df = pd.concat([err.partial, ci.query("Customer", **err.resume)])
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        entity: str,
+        rows_fetched: int,
+        pages_fetched: int,
+        partial: pd.DataFrame | None = None,
+        resume: Mapping[str, Any] | None = None,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        super().__init__(message, secrets=secrets)
+        self.entity = entity
+        self.rows_fetched = rows_fetched
+        self.pages_fetched = pages_fetched
+        self.partial = partial
+        self.resume: dict[str, Any] = dict(resume or {})
+
+    @property
+    def next_link(self) -> str | None:
+        """The ``@odata.nextLink`` to continue from, for a pull that follows links."""
+        link = self.resume.get("next_link")
+        return None if link is None else str(link)
+
+
+def interrupted_message(
+    *,
+    what: str,
+    cause: BaseException,
+    entity: str,
+    rows: int,
+    pages: int,
+    call: str,
+    resume: Mapping[str, Any],
+    kept: str,
+) -> str:
+    """The message of a :class:`PullInterruptedError`: unreachable, how far, how to resume.
+
+    Parameters
+    ----------
+    what : str
+        The request that failed, e.g. ``GET /v1/instances/.../data/Customer``.
+    cause : BaseException
+        The last error (its message is quoted).
+    entity : str
+        The entity being read.
+    rows, pages : int
+        Rows and pages read before the failure.
+    call : str
+        The method to call again (``query``, ``iter_pages``, ``iter_batches``).
+    resume : Mapping[str, Any]
+        The keyword arguments of :attr:`PullInterruptedError.resume`.
+    kept : str
+        Where the rows read are (e.g. ``err.partial holds them``).
+
+    Returns
+    -------
+    str
+        One paragraph.
+
+    Examples
+    --------
+    >>> interrupted_message(what="GET /x", cause=OSError("refused"), entity="T", rows=200,
+    ...     pages=2, call="query", resume={"filter": "Id gt 'b'"}, kept="err.partial holds them")
+    ... # doctest: +ELLIPSIS
+    "The service is unreachable: GET /x failed (refused). The pull of 'T' stopped after ..."
+    """
+    how = "starts it again" if not resume else "reads only the rest"
+    if "next_link" in resume:
+        hint = f"ci.{call}({entity!r}, next_link=err.next_link, ...) {how}"
+    elif "filter" in resume:
+        hint = f"ci.{call}({entity!r}, **err.resume) {how} (filter {resume['filter']})"
+    else:
+        hint = f"ci.{call}({entity!r}, **err.resume) {how}"
+    reason = getattr(cause, "message", None) or str(cause) or type(cause).__name__
+    return (
+        f"The service is unreachable: {what} failed ({reason}). The pull of {entity!r} "
+        f"stopped after {pages:,} pages ({rows:,} rows read); {kept}. When the service "
+        f"answers again, {hint}."
+    )
