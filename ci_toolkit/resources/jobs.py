@@ -9,7 +9,7 @@ API operations (function -> returns: operation):
     ``GET .../workflows/main/jobs/{jobId}?includeTasks=true`` (Get-a-workflow-job-information)
 ``refresh(operation_type="all", identifiers=None, force=False)`` -> ``JobHandle``
     ``POST .../workflows/main/jobs?operationType=...&identifiers=...&forceRunRequested=...``
-    (Submit-a-workflow-job, never retried automatically)
+    (Submit-a-workflow-job, submitted once: see "Submitting under faults" below)
 ``JobHandle.refresh()`` / ``JobHandle.wait()`` -> ``JobHandle`` / final status (str)
     ``GET .../workflows/main/jobs/{jobId}?includeTasks=true`` (polled)
 ``JobHandle.cancel()`` -> ``JobHandle``
@@ -20,6 +20,24 @@ API operations (function -> returns: operation):
     ``GET .../workflows/main/status`` (Get-workflow-status)
 ``schedules()`` -> DataFrame, one row per schedule
     ``GET .../workflows/main/schedules`` (Get-workflow-schedules)
+
+Submitting under faults
+-----------------------
+A job submission is not safe to repeat blindly, so :meth:`JobsMixin.refresh` never re-sends
+it without knowing the first one created nothing:
+
+- before the first attempt it notes the ids of the recent jobs (one ``GET .../jobs``);
+- a 429 means the gateway refused the request before the service saw it: it waits the
+  ``Retry-After`` and sends it again;
+- a 502/503/504 or a lost connection leaves it open whether the job was created: it lists
+  the recent jobs again and adopts a new job of the same operation and identifiers when there
+  is one; only when there is none is the submission sent again;
+- a read timeout (the service may still be creating the job) is only reconciled, never
+  re-sent: without a new job in the list it raises, saying to check :meth:`jobs` first.
+
+:meth:`JobHandle.wait` polls with the session's retries, and a poll that still fails is
+skipped (up to ``MAX_FAILED_POLLS`` in a row), so a fault neither ends a wait nor changes
+the final status it reports.
 """
 
 from __future__ import annotations
@@ -30,6 +48,11 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ci_toolkit.exceptions import (
+    ServiceError,
+    ServiceUnreachableError,
+    ThrottledError,
+)
 from ci_toolkit.resources._base import ResourceBase, segment
 
 if TYPE_CHECKING:
@@ -40,6 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FINAL_STATUSES",
+    "MAX_FAILED_POLLS",
     "OPERATION_TYPES",
     "JobHandle",
     "JobTimeoutError",
@@ -61,6 +85,15 @@ OPERATION_TYPES = (
 
 #: Job and task statuses after which nothing changes any more.
 FINAL_STATUSES = frozenset({"successful", "failed", "timedOut", "aborted", "deleted", "skipped"})
+
+#: Polls in a row :meth:`JobHandle.wait` lets fail (after their retries) before it gives up.
+MAX_FAILED_POLLS = 3
+
+#: Recent jobs listed to tell a job this client submitted from the ones before it.
+_RECENT_JOBS = 50
+
+#: Statuses after which a submission may or may not have created the job.
+_UNSURE_STATUSES = frozenset({502, 503, 504})
 
 JOB_COLUMNS: list[tuple[str, str, Kind]] = [
     ("jobId", "jobId", "str"),
@@ -349,6 +382,9 @@ class JobHandle:
         ------
         JobTimeoutError
             ``timeout`` passed first (the job is not cancelled).
+        ci_toolkit.exceptions.ServiceUnreachableError
+            ``MAX_FAILED_POLLS`` polls in a row failed after their retries (the service is
+            gone); a single failed poll is skipped.
 
         Examples
         --------
@@ -360,6 +396,7 @@ class JobHandle:
         if timeout is not None and timeout < 0:
             raise ValueError("timeout must not be negative")
         deadline = None if timeout is None else time.monotonic() + timeout
+        failed_polls = 0
         bar: Any = None
         try:
             while True:
@@ -389,7 +426,17 @@ class JobHandle:
                     time.sleep(min(poll_interval, remaining))
                 else:
                     time.sleep(poll_interval)
-                self.refresh()
+                try:
+                    self.refresh()
+                except (ServiceUnreachableError, ServiceError, ThrottledError) as exc:
+                    failed_polls += 1
+                    if failed_polls >= MAX_FAILED_POLLS:
+                        raise
+                    logger.warning(
+                        "job %s: a status poll failed (%s); polling on", self.job_id, exc
+                    )
+                else:
+                    failed_polls = 0
         finally:
             if bar is not None:
                 bar.close()
@@ -500,10 +547,76 @@ class JobsMixin(ResourceBase):
             params["identifiers"] = ids
         if force:
             params["forceRunRequested"] = "true"
-        body = self._session.request_json("POST", self._jobs_path(), params=params, retry=False)
-        handle = JobHandle(self._session, self._jobs_path(), body or {})
+        body = self._submit(params, operation_type, ids)
+        handle = JobHandle(self._session, self._jobs_path(), body)
         logger.info("Submitted %s job %s", operation_type, handle.job_id)
         return handle
+
+    def _recent_job_ids(self) -> set[str]:
+        body = self._get(self._jobs_path(), params={"top": _RECENT_JOBS}) or []
+        return {str(j.get("jobId")) for j in body}
+
+    def _new_job(self, known: set[str], operation_type: str, ids: list[str]) -> dict[str, Any]:
+        """A job created since ``known`` was listed, of this operation and identifiers."""
+        body = self._get(self._jobs_path(), params={"top": _RECENT_JOBS, "includeTasks": "true"})
+        for job in body or []:  # newest first
+            if (
+                str(job.get("jobId")) not in known
+                and job.get("operationType") == operation_type
+                and sorted(job.get("idList") or []) == sorted(ids)
+            ):
+                return dict(job)
+        return {}
+
+    def _submit(self, params: dict[str, Any], operation_type: str, ids: list[str]) -> Any:
+        """Send the job submission once, re-sending only when the service created nothing."""
+        import httpx
+
+        from ci_toolkit.http.errors import is_certificate_failure
+
+        policy = self._session.retry_policy
+        known = self._recent_job_ids()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                body = self._session.request_json(
+                    "POST", self._jobs_path(), params=params, retry=False
+                )
+                return body or {}
+            except ThrottledError as exc:  # refused at the gateway: nothing was submitted
+                wait = exc.retry_after
+                if attempt >= policy.max_attempts or wait is None or wait > policy.max_retry_after:
+                    raise
+                logger.info("job submission throttled; sending it again in %.1f s", wait)
+            except (ServiceError, ServiceUnreachableError) as exc:
+                cause = exc.__cause__ or exc.__context__
+                if (isinstance(exc, ServiceError) and exc.status not in _UNSURE_STATUSES) or (
+                    cause is not None and is_certificate_failure(cause)
+                ):
+                    raise
+                found = self._new_job(known, operation_type, ids)
+                if found:
+                    logger.info(
+                        "job submission failed (%s) but the service created job %s: using it",
+                        type(exc).__name__, found.get("jobId"),
+                    )  # fmt: skip
+                    return found
+                if isinstance(cause, httpx.TimeoutException):
+                    raise ServiceUnreachableError(
+                        f"{exc.message} The job submission got no answer in time and no new "
+                        "job is listed yet: the service may still be creating it. Check "
+                        "ci.jobs() before submitting again.",
+                        secrets=self._session.secrets,
+                    ) from exc
+                if attempt >= policy.max_attempts:
+                    raise
+                wait = min(policy.backoff_max, policy.backoff_initial * 2 ** (attempt - 1))
+                logger.info(
+                    "job submission failed (%s) and created no job; sending it again in %.1f s",
+                    type(exc).__name__, wait,
+                )  # fmt: skip
+            policy.sleep(wait)
 
     def job_history(self, *, top: int = 100) -> pd.DataFrame:
         """Recent task runs of the refresh workflow (what ran, when, and how it ended).
