@@ -123,6 +123,8 @@ class AzureAD:
         self.auto_approve = state.config.auto_approve
         self.auto_approve_role = state.config.auto_approve_role
         self.token_lifetime = state.config.token_lifetime
+        #: Access tokens the token endpoint has issued (every grant), for tests of refresh.
+        self.tokens_issued = 0
         self._flows: dict[str, DeviceFlow] = {}
         self._by_user_code: dict[str, DeviceFlow] = {}
         self._refresh_tokens: dict[str, _RefreshToken] = {}
@@ -194,6 +196,7 @@ class AzureAD:
     ) -> dict[str, object]:
         issuer = self.issuer(request)
         tokens = self.state.tokens
+        self.tokens_issued += 1
         refresh = secrets.token_urlsafe(48)
         self._refresh_tokens[refresh] = _RefreshToken(
             principal=principal,
@@ -344,6 +347,7 @@ class AzureAD:
                 )
             elif grant == "client_credentials":
                 body = self._client_credentials_grant(app, secret, _field(form.get("scope")))
+                self.tokens_issued += 1
                 body["access_token"] = self.state.tokens.mint_access_token(
                     self.state.directory.app_principal,
                     issuer=self.issuer(request),
