@@ -21,20 +21,13 @@ import pytest
 
 import ci_toolkit
 from ci_toolkit import exceptions as exc
+from ci_toolkit._defaults import ENV_VARS
 from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator, EmulatorConfig
 
 PACKAGE = Path(ci_toolkit.__file__).resolve().parent
-ENV_NAMES = (
-    "CI_TENANT_ID",
-    "CI_CLIENT_ID",
-    "CI_CLIENT_SECRET",
-    "CI_SUBSCRIPTION_KEY",
-    "CI_INSTANCE_ID",
-    "CI_BASE_URL",
-    "CI_AUTHORITY",
-    "CI_CA_FILE",
-)
+#: ci-toolkit's connection settings (CI_TENANT_ID, ...): none may leak in from outside.
+ENV_NAMES = tuple(ENV_VARS.values())
 UNKNOWN_GUID = "0b5e1c2d-0000-4000-8000-00000000beef"
 
 

@@ -19,19 +19,12 @@ from typing import Any
 import pytest
 
 import ci_toolkit
+from ci_toolkit._defaults import ENV_VARS
 from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator, EmulatorConfig
 
-ENV_NAMES = (
-    "CI_TENANT_ID",
-    "CI_CLIENT_ID",
-    "CI_CLIENT_SECRET",
-    "CI_SUBSCRIPTION_KEY",
-    "CI_INSTANCE_ID",
-    "CI_BASE_URL",
-    "CI_AUTHORITY",
-    "CI_CA_FILE",
-)
+#: ci-toolkit's connection settings (CI_TENANT_ID, ...): none may leak in from outside.
+ENV_NAMES = tuple(ENV_VARS.values())
 
 #: The start of a JSON web token (header and payload are JSON objects), whoever issued it.
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}")
