@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import date, datetime
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from ci_toolkit.emulator.data.jsonrows import RowRenderer
+from ci_toolkit.emulator.data.keyindex import KeyIndex, key_conditions
 from ci_toolkit.emulator.data.odata import (
     ODataQueryError,
     SkipToken,
@@ -17,6 +21,7 @@ from ci_toolkit.emulator.data.odata import (
     parse_orderby,
     parse_search,
     parse_select,
+    to_json_value,
     translate_filter,
 )
 
@@ -206,3 +211,136 @@ def test_skip_token_round_trip_and_tampering() -> None:
         SkipToken.decode(token.encode(), query=43)
     with pytest.raises(ODataQueryError, match="not valid"):
         SkipToken.decode("!!not-a-token!!", query=42)
+
+
+# ----------------------------------------------------------------------------------------------
+# JSON rendering of rows (orjson) against the reference (to_json_value + json.dumps)
+# ----------------------------------------------------------------------------------------------
+
+TRICKY = [
+    ("plain", "a", 1, 1.5, True, datetime(2024, 5, 1, 12, 30), date(2024, 5, 1)),
+    ("nulls", None, None, None, None, None, None),
+    ("O'Brien \"q\" \\ é ß 日本 😀 \u2028 \x7f", "tab\tnl\ncr\r\x00\x01\x1f", -(2**63),
+     -0.0, False, datetime(2024, 5, 1, 12, 30, 0, 1), date(1, 1, 1)),
+    ("micro", "", 2**63 - 1, 0.1 + 0.2, None, datetime(99, 12, 31, 23, 59, 59, 999999),
+     date(9999, 12, 31)),
+    ("floats", "x", 0, 123.45, True, datetime(2024, 2, 29), date(2024, 2, 29)),
+    ("big", "x", 0, 1e16, True, datetime(2024, 2, 29), date(2024, 2, 29)),
+    ("small", "x", 0, 1.5e-5, True, datetime(2024, 2, 29), date(2024, 2, 29)),
+    ("nan", "x", 0, float("nan"), True, datetime(2024, 2, 29), date(2024, 2, 29)),
+    ("inf", "x", 0, float("-inf"), True, datetime(2024, 2, 29), date(2024, 2, 29)),
+]  # fmt: skip
+TRICKY_COLUMNS = ["Id", "Text", "Number", "Amount", "Flag", "At", "Day"]
+TRICKY_TYPES = ["VARCHAR", "VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMP", "DATE"]
+
+
+def reference(columns: list[str], rows: list[tuple[Any, ...]]) -> bytes:
+    """What the data endpoint sent before RowRenderer: to_json_value, then json.dumps."""
+    dicts = [{c: to_json_value(v) for c, v in zip(columns, r, strict=False)} for r in rows]
+    return json.dumps(dicts, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("row", TRICKY, ids=[r[0] for r in TRICKY])
+def test_rendered_rows_equal_the_reference(row: tuple[Any, ...]) -> None:
+    renderer = RowRenderer(TRICKY_COLUMNS, TRICKY_TYPES)
+    assert renderer.fast
+    assert renderer.render([row]) == reference(TRICKY_COLUMNS, [row])
+    assert renderer.render([row, TRICKY[0]]) == reference(TRICKY_COLUMNS, [row, TRICKY[0]])
+
+
+def test_rendered_rows_as_duckdb_returns_them() -> None:
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(
+            "CREATE TABLE t (Id VARCHAR, Text VARCHAR, Number BIGINT, Amount DOUBLE, Flag BOOLEAN,"
+            ' "At" TIMESTAMP, "Day" DATE, Small INTEGER, Ratio FLOAT, Zoned TIMESTAMPTZ)'
+        )
+        con.executemany(
+            "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, 7, 0.1, '2024-05-01 12:00:00+02')",
+            [list(r) for r in TRICKY],
+        )
+        result = con.execute("SELECT * FROM t ORDER BY Id")
+        columns = [d[0] for d in result.description]
+        rows = result.fetchall()
+        kinds = [str(r[1]) for r in con.execute("DESCRIBE t").fetchall()]
+    finally:
+        con.close()
+    for width in (len(columns) - 1, len(columns)):  # without and with the TIMESTAMPTZ column
+        renderer = RowRenderer(columns[:width], kinds[:width])
+        assert renderer.fast == (width < len(columns))
+        assert renderer.render(rows) == reference(columns[:width], rows)
+    # a key fetched for paging but not selected (the last value) is left out
+    assert RowRenderer(["Id"], ["VARCHAR"]).render([("a", "key")]) == b'[{"Id":"a"}]'
+    assert RowRenderer(["At"], ["TIMESTAMP"]).render([(datetime(2024, 1, 2, 3, 4, 5),)]) == (
+        b'[{"At":"2024-01-02T03:04:05Z"}]'
+    )
+    assert RowRenderer(["A"], ["DOUBLE"]).render([(1e16,), (2.5,)]) == b'[{"A":1e+16},{"A":2.5}]'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Id ge 'a' and Id lt 'b'", [("ge", "a"), ("lt", "b")]),
+        ("'k' gt Id and 'c' le Id", [("lt", "k"), ("ge", "c")]),
+        ("Id eq 'x''y'", [("eq", "x'y")]),
+        ("Id gt 'a' and (Id le 'b' and Id ne null)", [("gt", "a"), ("le", "b"), ("all", None)]),
+        ("Id eq null", [("none", None)]),
+        ("Id lt null", [("none", None)]),
+        ("Id ne 'a'", None),
+        ("Id ge 'a' or Id lt 'b'", None),
+        ("not (Id ge 'a')", None),
+        ("Name ge 'a'", None),
+        ("Id ge 'a' and Age gt 3", None),
+        ("Id in ('a', 'b')", None),
+        ("Id ge 5", None),
+        ("startswith(Id, 'a')", None),
+    ],
+)
+def test_key_conditions(text: str, expected: list[tuple[str, str | None]] | None) -> None:
+    assert key_conditions(parse_filter(text), "Id") == expected
+
+
+def test_key_index_spans_match_sql(db: Any, columns: dict[str, str]) -> None:
+    keys = [r[0] for r in db.execute("SELECT Id FROM People ORDER BY Id").fetchall()]
+    index = KeyIndex(pa.array(keys))
+    for text in [
+        "Id ge 'id-010' and Id lt 'id-020'",
+        "Id gt 'id-010' and Id le 'id-020'",
+        "Id gt 'id-0105' and Id lt 'id-02'",
+        "Id eq 'id-033'",
+        "Id eq 'nope'",
+        "Id ge 'id-050' and Id lt 'id-040'",
+        "Id lt 'id-000'",
+        "Id ge ''",
+        "Id gt 'zzz'",
+        "Id ne null",
+        "Id eq null",
+    ]:
+        conditions = key_conditions(parse_filter(text), "Id")
+        assert conditions is not None
+        start, stop = index.span(conditions)
+        assert keys[start:stop] == ids(db, columns, text), text
+    assert index.bisect_left("id-010") == 10
+    assert index.bisect_right("id-010") == 11
+    assert index.keys(3, 5) == ["id-003", "id-004"]
+
+
+def test_key_index_only_for_tables_stored_in_key_order() -> None:
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("CREATE TABLE ordered AS SELECT 'k' || lpad(range::VARCHAR, 3, '0') AS k "
+                    "FROM range(50) ORDER BY k")  # fmt: skip
+        con.execute("CREATE TABLE shuffled AS SELECT * FROM ordered ORDER BY k DESC")
+        con.execute("CREATE TABLE dupes AS SELECT 'a' AS k FROM range(3)")
+        con.execute("CREATE TABLE nulls AS SELECT NULL::VARCHAR AS k UNION ALL SELECT 'a'")
+        con.execute("CREATE TABLE numbers AS SELECT range AS k FROM range(3)")
+        con.execute("CREATE VIEW v AS SELECT * FROM ordered")
+        built = KeyIndex.build(con, "ordered", "k", max_rows=1000)
+        assert built is not None
+        assert len(built) == 50
+        assert built.key(7) == "k007"
+        for relation in ("shuffled", "dupes", "nulls", "numbers", "v", "missing"):
+            assert KeyIndex.build(con, relation, "k", max_rows=1000) is None, relation
+        assert KeyIndex.build(con, "ordered", "k", max_rows=49) is None
+    finally:
+        con.close()
