@@ -6,7 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.responses import JSONResponse
 
+from ci_toolkit.emulator.data.jsonrows import reference_json
+from ci_toolkit.emulator.data.store import ODataPage
+from ci_toolkit.emulator.routes.data import page_body
 from tests.emulator.contract import assert_matches_contract
 from tests.emulator.data_helpers import follow_pages
 
@@ -162,3 +166,43 @@ def test_concurrent_requests_all_succeed(api: httpx.Client, instance_id: str) ->
 
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(one, range(32))) == {200}
+
+
+def test_page_body_is_what_json_response_writes() -> None:
+    rows = [
+        {"Id": 'O\'Brien "é" 😀\n', "At": "2024-01-01T00:00:00Z", "N": None, "F": 1.5},
+        {"Id": "b", "At": None, "N": 3, "F": None},
+    ]
+    context = "https://127.0.0.1:8443/v1/instances/i/data/$metadata#Customer(Id,At)"
+    for count in (None, 0, 123):
+        for link in (None, "https://h/v1/i/data/Customer?$filter=Id%20gt%20'a'&$skiptoken=x\"\\é"):
+            page = ODataPage("Customer", reference_json(rows), count, "token", ["Id", "At"])
+            body: dict[str, Any] = {"@odata.context": context}
+            if count is not None:
+                body["@odata.count"] = count
+            body["value"] = rows
+            if link is not None:
+                body["@odata.nextLink"] = link
+            assert page_body(context, page, link) == JSONResponse(body).body
+
+
+def test_key_range_pages_over_https(api: httpx.Client, instance_id: str) -> None:
+    everything = follow_pages(api, data_url(instance_id, "Customer"), {"$count": "true"})
+    ids = [row["CustomerId"] for page in everything for row in page["value"]]
+    low, high = ids[len(ids) // 4], ids[len(ids) // 2]
+    pages = follow_pages(
+        api,
+        data_url(instance_id, "Customer"),
+        {"$filter": f"CustomerId ge '{low}' and CustomerId lt '{high}'", "$count": "true"},
+    )
+    assert [row["CustomerId"] for page in pages for row in page["value"]] == [
+        i for i in ids if low <= i < high
+    ]
+    assert pages[0]["@odata.count"] == len(ids) // 2 - len(ids) // 4
+    probe = get(
+        api, instance_id, "Customer",
+        **{"$select": "CustomerId", "$orderby": "CustomerId", "$top": "1",
+           "$skip": str(len(ids) // 4)},
+    )  # fmt: skip
+    assert probe["value"] == [{"CustomerId": low}]
+    assert "@odata.nextLink" not in probe

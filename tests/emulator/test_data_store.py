@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from ci_toolkit.emulator.data.keyindex import KeyIndex
 from ci_toolkit.emulator.data.store import DataStore, DefinitionError, NotFoundError
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -274,3 +275,94 @@ def test_reads_do_not_wait_for_a_running_evaluation(store: DataStore) -> None:
         store._lock.release()
         pool.shutdown()
     assert result > 0
+
+
+def _pages(store: DataStore, entity: str, options: dict[str, str], limit: int = 5) -> list[Any]:
+    """The first ``limit`` pages of a query, following the skip tokens."""
+    out = []
+    options = dict(options)
+    for _ in range(limit):
+        page = store.odata_page(entity, options)
+        out.append((page.value, page.count, page.next_token, page.select))
+        if page.next_token is None:
+            break
+        options["$skiptoken"] = page.next_token
+    return out
+
+
+def _key_range_queries(store: DataStore) -> list[tuple[str, dict[str, str]]]:
+    keys = store.export_table("Customer").column("CustomerId").to_pylist()
+    acts = store.export_table("UnifiedActivity").column("ActivityId").to_pylist()
+    n = len(keys)
+    return [
+        ("Customer", {}),
+        ("Customer", {"$count": "true", "$top": "130"}),
+        ("Customer", {"$skip": "37", "$top": "150", "$count": "true"}),
+        ("Customer", {"$filter": f"CustomerId ge '{keys[40]}' and CustomerId lt '{keys[290]}'"}),
+        ("Customer", {"$filter": f"CustomerId gt '{keys[10]}' and CustomerId le '{keys[300]}'",
+                      "$select": "FirstName,BirthDate", "$count": "true", "$top": "120"}),
+        ("Customer", {"$filter": f"'{keys[50]}' lt CustomerId", "$skip": "3"}),
+        ("Customer", {"$filter": f"CustomerId eq '{keys[5]}'", "$count": "true"}),
+        ("Customer", {"$filter": "CustomerId ge '8' and CustomerId lt '9'"}),
+        ("Customer", {"$filter": "CustomerId ge '9' and CustomerId lt '8'", "$count": "true"}),
+        ("Customer", {"$filter": "CustomerId ne null", "$count": "true", "$top": "0",
+                      "$select": "CustomerId"}),
+        ("Customer", {"$filter": "CustomerId eq null", "$count": "true"}),
+        *[("Customer", {"$select": "CustomerId", "$orderby": "CustomerId", "$top": "1",
+                        "$skip": str(k)}) for k in (0, 99, 100, n - 1, n, n + 5)],
+        ("Customer", {"$orderby": "CustomerId asc", "$skip": "7", "$top": "230"}),
+        ("UnifiedActivity", {"$filter": f"ActivityId ge '{acts[100]}' and ActivityId lt "
+                                        f"'{acts[450]}'", "$count": "true"}),
+        ("Customer_Measure", {"$filter": f"CustomerId ge '{keys[100]}'", "$top": "150"}),
+        ("HighValueCustomers", {"$count": "true", "$top": "250"}),
+    ]  # fmt: skip
+
+
+def test_key_range_pages_equal_the_sql_pages() -> None:
+    store = DataStore(instance_id="x", profiles=400, seed=3, now=NOW)
+    try:
+        queries = _key_range_queries(store)
+        fast = [_pages(store, entity, options) for entity, options in queries]
+        indexes = dict(store._key_indexes)
+        assert indexes["Customer"] is not None  # the key index served them
+        assert indexes["UnifiedActivity"] is not None
+        store._key_indexes = dict.fromkeys(indexes)  # no index: every page from SQL
+        slow = [_pages(store, entity, options) for entity, options in queries]
+        store._key_indexes = indexes
+        for query, fast_pages, slow_pages in zip(queries, fast, slow, strict=True):
+            assert fast_pages == slow_pages, query
+        page = store.odata_page("Customer", {"$filter": "CustomerId ge '8'", "$count": "true"})
+        everything = _all_rows(store, "CustomerId ge '8'")
+        assert page.count == len(everything)
+        assert [r["CustomerId"] for r in everything] == sorted(r["CustomerId"] for r in everything)
+    finally:
+        store.close()
+
+
+def _all_rows(store: DataStore, text: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    options = {"$filter": text}
+    while True:
+        page = store.odata_page("Customer", options)
+        rows.extend(page.rows)
+        if page.next_token is None:
+            return rows
+        options["$skiptoken"] = page.next_token
+
+
+def test_stale_key_index_falls_back_to_sql(store: DataStore) -> None:
+    options = {"$filter": "CustomerId ge '4'", "$count": "true", "$top": "120"}
+    expected = _pages(store, "Customer", options)
+    keys = store.export_table("Customer").column("CustomerId").to_pylist()
+    # As if the table had just been replaced by one with other rows: positions are wrong.
+    store._key_indexes["Customer"] = KeyIndex(pa.array(keys[1:]))
+    try:
+        assert _pages(store, "Customer", options)[0][0] == expected[0][0]
+    finally:
+        store._key_indexes.pop("Customer")
+    assert _pages(store, "Customer", options) == expected
+    # Re-evaluating a segment replaces its table and forgets the table's key index.
+    store.odata_page("GoldAndPlatinumMembers", {"$top": "3"})
+    assert store._key_indexes['"segment__GoldAndPlatinumMembers"'] is not None
+    store.evaluate_segment("GoldAndPlatinumMembers")
+    assert '"segment__GoldAndPlatinumMembers"' not in store._key_indexes

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import logging
 import os
@@ -31,10 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from ci_toolkit.emulator.data import entities as ent
 from ci_toolkit.emulator.data.demo import DATA_SOURCES, build_demo
+from ci_toolkit.emulator.data.jsonrows import RowRenderer, reference_json
+from ci_toolkit.emulator.data.keyindex import KeyIndex, key_conditions
 from ci_toolkit.emulator.data.measures import MeasurePlan, demo_measures, plan_measure
 from ci_toolkit.emulator.data.odata import (
     FilterTranslator,
@@ -63,6 +67,8 @@ __all__ = ["DataStore", "DefinitionError", "NotFoundError", "ODataPage", "ODataQ
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
+#: Tables up to this many rows get a :class:`KeyIndex` (it holds every key in memory).
+KEY_INDEX_MAX_ROWS = 2_000_000
 #: File in ``data_dir`` holding segment and measure definitions (and segment size history).
 DEFINITIONS_FILE = "segments-and-measures.json"
 HISTORY_DAYS = 90
@@ -90,13 +96,29 @@ class NotFoundError(KeyError):
 
 @dataclass
 class ODataPage:
-    """One page of an OData query: rows as JSON-ready dicts, the count and the next token."""
+    """One page of an OData query: the rows as JSON text, the count and the next token.
+
+    ``value`` is the JSON array of the rows exactly as the response carries it; ``rows``
+    decodes it (for tests and callers that want dicts).
+    """
 
     entity: str
-    rows: list[dict[str, Any]]
+    value: bytes
     count: int | None
     next_token: str | None
     select: list[str] | None
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows as JSON-ready dicts (decoded from :attr:`value`)."""
+        rows: list[dict[str, Any]] = orjson.loads(self.value)
+        return rows
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_filter(text: str) -> Any:
+    """``parse_filter(text)``, remembered: pages of one query repeat its ``$filter``."""
+    return parse_filter(text)
 
 
 def _iso(value: datetime) -> str:
@@ -155,6 +177,12 @@ class DataStore:
         self._history: dict[str, list[dict[str, Any]]] = {}
         self._measures: dict[str, dict[str, Any]] = {}
         self._closed = False
+        # Key indexes by relation (None: the table is not stored in key order), built on
+        # first use; a table's entry goes when the table is replaced (_invalidate).
+        self._key_indexes: dict[str, KeyIndex | None] = {}
+        self._index_lock = threading.Lock()
+        self._static_entities = {e.name: e for e in ent.system_entities()}
+        self._static_entities.update({e.name: e for e in ent.source_entities()})
         build_demo(self._con, profiles=profiles, seed=seed, now=self.now)
         persisted = self._load()
         with self._lock:
@@ -253,8 +281,7 @@ class DataStore:
     # ------------------------------------------------------------------------------------------
 
     def _entity_map(self) -> dict[str, ent.EntityInfo]:
-        out = {e.name: e for e in ent.system_entities()}
-        out.update({e.name: e for e in ent.source_entities()})
+        out = dict(self._static_entities)
         with self._meta:
             for name, segment in self._segments.items():
                 if segment.get("_table"):
@@ -354,6 +381,9 @@ class DataStore:
 
     def _invalidate(self, name: str) -> None:
         self._columns.pop(name, None)
+        relation = self._static_entities[name].relation if name in self._static_entities else None
+        with self._index_lock:
+            self._key_indexes.pop(relation or _segment_relation(name), None)
         for key in list(self._profiles):  # a snapshot: other threads may add entries
             if key.split("\x1f")[0] == name:
                 self._profiles.pop(key, None)
@@ -541,18 +571,29 @@ class DataStore:
                 target="$count",
             )
         terms = parse_search(search_text)
+        tree = None if filter_text is None else _parsed_filter(filter_text)
         where = None
-        if filter_text is not None:
+        if tree is not None:
             translator = FilterTranslator(
                 cols, entity=entity_name, segment_relation=self._segment_relation
             )
-            where = translator.translate(parse_filter(filter_text))
+            where = translator.translate(tree)
         fingerprint = query_fingerprint(
             entity_name, filter_text, opt.get("$orderby"), search_text, select_text, expand_text
         )
         token = None
         if opt.get("$skiptoken") is not None:
             token = SkipToken.decode(str(opt["$skiptoken"]), query=fingerprint)
+        paging = _Paging(fingerprint, token, skip, top, keyset=not orderby)
+        want_count = count_text == "true"
+        if not terms and not expand and orderby in ([], [(info.key, False)]):
+            conditions = [] if tree is None else key_conditions(tree, info.key)
+            if conditions is not None:
+                page = self._key_range_page(
+                    info, cols, select, conditions, paging, count=want_count
+                )
+                if page is not None:
+                    return page
         plan = build_page_query(
             info.relation, cols, entity=entity_name, key=info.key, select=select, where=where,
             search_terms=terms, search_columns=info.search_columns, orderby=orderby, token=token,
@@ -564,7 +605,7 @@ class DataStore:
             names = [d[0] for d in result.description]
             raw = result.fetchall()
             count = None
-            if count_text == "true":
+            if want_count:
                 count = int(cur.execute(plan.count_sql, plan.count_params).fetchall()[0][0])
         except duckdb.Error as exc:
             logger.info("OData query failed: %s", exc)
@@ -574,23 +615,91 @@ class DataStore:
         more = len(raw) > plan.page_size
         raw = raw[: plan.page_size]
         key_index = names.index(info.key)
-        rows = [
-            {c: to_json_value(v) for c, v in zip(names, r, strict=True) if c in plan.columns}
-            for r in raw
-        ]
-        if expand and rows:
+        if expand and raw:
+            rows = [
+                {c: to_json_value(v) for c, v in zip(names, r, strict=True) if c in plan.columns}
+                for r in raw
+            ]
             self._expand(rows, [r[key_index] for r in raw], expand)
-        next_token = None
-        remaining = top if token is None else token.remaining
-        left = None if remaining is None else remaining - plan.page_size
-        if more and (left is None or left > 0) and raw:
-            if plan.keyset:
-                nxt = SkipToken(query=fingerprint, after=str(raw[-1][key_index]), remaining=left)
-            else:
-                start = (skip or 0) if token is None else token.offset
-                nxt = SkipToken(query=fingerprint, offset=start + plan.page_size, remaining=left)
-            next_token = nxt.encode()
-        return ODataPage(entity_name, rows, count, next_token, select)
+            value = reference_json(rows)
+        else:
+            value = RowRenderer(plan.columns, [cols[c] for c in plan.columns]).render(raw)
+        last = str(raw[-1][key_index]) if raw else None
+        next_token = paging.next_token(more=more, last_key=last, size=plan.page_size)
+        return ODataPage(entity_name, value, count, next_token, select)
+
+    def _key_index(self, info: ent.EntityInfo) -> KeyIndex | None:
+        """The :class:`KeyIndex` of an entity's table (built on first use), if it has one."""
+        with self._index_lock:
+            if info.relation in self._key_indexes:
+                return self._key_indexes[info.relation]
+            started = time.perf_counter()
+            index = KeyIndex.build(
+                self.cursor(), info.relation, info.key, max_rows=KEY_INDEX_MAX_ROWS
+            )
+            self._key_indexes[info.relation] = index
+        logger.debug(
+            "key index of %s: %s in %.3f s",
+            info.name,
+            "none" if index is None else f"{len(index)} keys",
+            time.perf_counter() - started,
+        )
+        return index
+
+    def _key_range_page(
+        self,
+        info: ent.EntityInfo,
+        cols: dict[str, str],
+        select: list[str] | None,
+        conditions: list[tuple[str, str | None]],
+        paging: _Paging,
+        *,
+        count: bool,
+    ) -> ODataPage | None:
+        """A page whose rows are a range of keys, read by position; ``None``: use SQL.
+
+        The rows, count and next token are those the SQL of :func:`build_page_query`
+        gives (rows after ``$skiptoken``/``$skip``, ``$top``, one row more to see if more).
+        ``None`` when the table has no key index, or when the rows read are not the keys
+        the index expects (the table was just replaced): the caller then runs the SQL.
+        """
+        index = self._key_index(info)
+        if index is None:
+            return None
+        low, high = index.span(conditions)
+        start = low
+        token = paging.token
+        if paging.keyset and token is not None and token.after is not None:
+            start = max(start, index.bisect_right(token.after))
+        start += paging.offset
+        size = paging.size(PAGE_SIZE)
+        available = max(high - start, 0)
+        taken = min(size, available)
+        columns = select if select is not None else list(cols)
+        fetch = columns if info.key in columns else [*columns, info.key]
+        key_at = fetch.index(info.key)
+        raw: list[Any] = []
+        if taken:
+            try:
+                raw = (
+                    self.cursor()
+                    .execute(
+                        f"SELECT {', '.join(quote_ident(c) for c in fetch)} FROM {info.relation} "
+                        "WHERE rowid >= ? AND rowid < ?",
+                        [start, start + taken],
+                    )
+                    .fetchall()
+                )
+            except duckdb.Error as exc:  # the table went away (a segment deleted): use SQL
+                logger.debug("key range read of %s failed: %s", info.name, exc)
+                return None
+            if [r[key_at] for r in raw] != index.keys(start, start + taken):
+                logger.debug("key index of %s is stale; reading with SQL", info.name)
+                return None
+        value = RowRenderer(columns, [cols[c] for c in columns]).render(raw)
+        last = str(raw[-1][key_at]) if raw else None
+        next_token = paging.next_token(more=available > size, last_key=last, size=size)
+        return ODataPage(info.name, value, high - low if count else None, next_token, select)
 
     def _expand(self, rows: list[dict[str, Any]], ids: list[Any], expand: list[str]) -> None:
         cur = self.cursor()
@@ -1126,6 +1235,42 @@ class DataStore:
                 del self._measures[name]
             self._evaluate_measures(at=_utcnow(), names=[])
             self._save()
+
+
+@dataclass(frozen=True)
+class _Paging:
+    """Where a page starts and how its next token is made (``$skip``, ``$top``, token)."""
+
+    fingerprint: int
+    token: SkipToken | None
+    skip: int | None
+    top: int | None
+    keyset: bool
+
+    @property
+    def offset(self) -> int:
+        """Rows to skip before the page (``$skip`` on the first page, the token's after)."""
+        return (self.skip or 0) if self.token is None else self.token.offset
+
+    @property
+    def remaining(self) -> int | None:
+        """Rows ``$top`` still allows (``None``: no limit)."""
+        return self.top if self.token is None else self.token.remaining
+
+    def size(self, page_size: int) -> int:
+        """Rows on this page at most."""
+        remaining = self.remaining
+        return page_size if remaining is None else min(page_size, remaining)
+
+    def next_token(self, *, more: bool, last_key: str | None, size: int) -> str | None:
+        """The next page's ``$skiptoken``, or ``None`` on the last page."""
+        remaining = self.remaining
+        left = None if remaining is None else remaining - size
+        if not more or (left is not None and left <= 0) or last_key is None:
+            return None
+        if self.keyset:
+            return SkipToken(query=self.fingerprint, after=last_key, remaining=left).encode()
+        return SkipToken(query=self.fingerprint, offset=self.offset + size, remaining=left).encode()
 
 
 def _segment_relation(name: str) -> str:

@@ -15,13 +15,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ci_toolkit.emulator.data.jsonrows import reference_json
 from ci_toolkit.emulator.data.odata import ODataQueryError
 from ci_toolkit.emulator.data.store import DataStore, DefinitionError, NotFoundError, ODataPage
 from ci_toolkit.emulator.errors import ApiError
 from ci_toolkit.emulator.routes import RequestContext, operation
-from ci_toolkit.emulator.routes._common import json_response, require_instance
+from ci_toolkit.emulator.routes._common import require_instance
 
-__all__ = ["bool_param", "call_store", "int_param", "store_of"]
+__all__ = ["bool_param", "call_store", "int_param", "page_body", "store_of"]
 
 T = TypeVar("T")
 
@@ -112,10 +113,32 @@ async def get_entities(request: Request, ctx: RequestContext) -> Response:
         )
     options = {k: v for k, v in request.query_params.items()}
     page = await call_store(store.odata_page, path, options, odata=True)
-    body: dict[str, Any] = {"@odata.context": _context(request, page)}
+    next_link = None if page.next_token is None else _next_link(request, page.next_token)
+    return Response(
+        page_body(_context(request, page), page, next_link),
+        media_type="application/json",
+        headers={"x-ms-request-id": ctx.request_id},
+    )
+
+
+def page_body(context: str, page: ODataPage, next_link: str | None) -> bytes:
+    """The response body of one page, with the rows' JSON text spliced in as it is.
+
+    The bytes are those ``JSONResponse`` writes for ``{"@odata.context": ...,
+    "@odata.count": ..., "value": [...], "@odata.nextLink": ...}`` (count and link only
+    when present), without decoding and re-encoding the rows.
+
+    Examples
+    --------
+    >>> page = ODataPage("Customer", b'[{"Id":"a"}]', 1, None, None)
+    >>> page_body("https://x/$metadata#Customer", page, None)
+    b'{"@odata.context":"https://x/$metadata#Customer","@odata.count":1,"value":[{"Id":"a"}]}'
+    """
+    parts = [b'{"@odata.context":', reference_json(context)]
     if page.count is not None:
-        body["@odata.count"] = page.count
-    body["value"] = page.rows
-    if page.next_token is not None:
-        body["@odata.nextLink"] = _next_link(request, page.next_token)
-    return json_response(body, ctx)
+        parts += [b',"@odata.count":', reference_json(page.count)]
+    parts += [b',"value":', page.value]
+    if next_link is not None:
+        parts += [b',"@odata.nextLink":', reference_json(next_link)]
+    parts.append(b"}")
+    return b"".join(parts)
