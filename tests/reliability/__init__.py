@@ -1,0 +1,1 @@
+"""Reliability soak tests: faults, expiring tokens, lost services, concurrent use."""
