@@ -56,12 +56,17 @@ def test_the_emulator_does_not_answer_on_other_addresses(vault: Emulator) -> Non
     assert answered == []
 
 
-def test_a_listener_on_all_interfaces_would_be_caught() -> None:
-    """The probe above can fail: a socket bound to 0.0.0.0 answers on 127.0.0.2."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as wide:
-        wide.bind(("0.0.0.0", 0))
-        wide.listen(1)
-        assert _accepts(socket.AF_INET, "127.0.0.2", wide.getsockname()[1])
+def test_the_probe_sees_a_listener_on_another_address() -> None:
+    """The probe above can fail: a socket listening on 127.0.0.2 (as one bound to 0.0.0.0
+    would) is found, and one on 127.0.0.1 only is not."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        other.bind(("127.0.0.2", 0))
+        other.listen(1)
+        assert _accepts(socket.AF_INET, "127.0.0.2", other.getsockname()[1])
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as local:
+        local.bind(("127.0.0.1", 0))
+        local.listen(1)
+        assert not _accepts(socket.AF_INET, "127.0.0.2", local.getsockname()[1])
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.2", "localhost"])
