@@ -165,7 +165,7 @@ def assert_toolkit_error(
 def count_requests(ci: CustomerInsights) -> list[httpx.Request]:
     """Record every request the client's HTTP session sends from now on."""
     sent: list[httpx.Request] = []
-    ci.session._client.event_hooks["request"].append(sent.append)
+    ci.session.client.event_hooks["request"].append(sent.append)
     return sent
 
 

@@ -207,7 +207,7 @@ def test_repr_and_str_of_public_objects_hold_no_secret(
         credential = session.credential
         assert credential is not None
         objects += [client, session, credential, credential.settings, credential.cache]
-        objects += [session._client.auth, session.retry_policy, getattr(credential, "prompt", None)]
+        objects += [session.client.auth, session.retry_policy, getattr(credential, "prompt", None)]
     objects += [job, customer, info.value, TerminalPrompt(), DeviceCodePrompt(display=False)]
     assert isinstance(job, JobHandle)
 
@@ -266,7 +266,7 @@ def test_widget_state_holds_no_secret_after_use(
         jobs.picker.value = exports.job.job_id
         _settle(jobs)
         # an error shown inside a widget: the token is refused and the key is wrong
-        ci.session._client.headers["Ocp-Apim-Subscription-Key"] = WRONG_KEY
+        ci.session.client.headers["Ocp-Apim-Subscription-Key"] = WRONG_KEY
         secrets.add("subscription_key", WRONG_KEY)
         browser.reload()
         _settle(browser)
