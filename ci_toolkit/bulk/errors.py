@@ -98,7 +98,6 @@ class PullInterruptedError(ServiceUnreachableError):
 
 def interrupted_message(
     *,
-    what: str,
     cause: BaseException,
     entity: str,
     rows: int,
@@ -111,10 +110,8 @@ def interrupted_message(
 
     Parameters
     ----------
-    what : str
-        The request that failed, e.g. ``GET /v1/instances/.../data/Customer``.
     cause : BaseException
-        The last error (its message is quoted).
+        The last error, naming the request that failed (its message is quoted).
     entity : str
         The entity being read.
     rows, pages : int
@@ -133,21 +130,23 @@ def interrupted_message(
 
     Examples
     --------
-    >>> interrupted_message(what="GET /x", cause=OSError("refused"), entity="T", rows=200,
-    ...     pages=2, call="query", resume={"filter": "Id gt 'b'"}, kept="err.partial holds them")
+    >>> interrupted_message(cause=OSError("GET /x: refused"), entity="T", rows=200, pages=2,
+    ...     call="query", resume={"filter": "Id gt 'b'"}, kept="err.partial holds them")
     ... # doctest: +ELLIPSIS
-    "The service is unreachable: GET /x failed (refused). The pull of 'T' stopped after ..."
+    "The service is unreachable: GET /x: refused The pull of 'T' stopped after 2 pages ..."
     """
-    how = "starts it again" if not resume else "reads only the rest"
+    hint = f"ci.{call}({entity!r}, **err.resume)"
     if "next_link" in resume:
-        hint = f"ci.{call}({entity!r}, next_link=err.next_link, ...) {how}"
-    elif "filter" in resume:
-        hint = f"ci.{call}({entity!r}, **err.resume) {how} (filter {resume['filter']})"
+        hint += " reads only the rest, from the page that failed (err.next_link)"
+    elif "filter" in resume and rows:
+        hint += f" reads only the rest ($filter {resume['filter']})"
     else:
-        hint = f"ci.{call}({entity!r}, **err.resume) {how}"
-    reason = getattr(cause, "message", None) or str(cause) or type(cause).__name__
+        hint += " starts it again"
+    reason = str(getattr(cause, "message", None) or cause or type(cause).__name__).strip()
+    if not reason.endswith("."):
+        reason += "."
     return (
-        f"The service is unreachable: {what} failed ({reason}). The pull of {entity!r} "
-        f"stopped after {pages:,} pages ({rows:,} rows read); {kept}. When the service "
-        f"answers again, {hint}."
+        f"The service is unreachable: {reason} The pull of {entity!r} stopped after "
+        f"{pages:,} pages ({rows:,} rows read); {kept}. When the service answers again, "
+        f"{hint}."
     )

@@ -61,6 +61,7 @@ from ci_toolkit.bulk.planner import (
     resume_filter,
 )
 from ci_toolkit.exceptions import QueryError, ServiceUnreachableError
+from ci_toolkit.http.errors import unreachable_hint
 from ci_toolkit.http.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -291,16 +292,14 @@ class BulkPull:
             return
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         raise ServiceUnreachableError(
-            f"GET {self.path}: no answer after {failures} attempts ({reason}); "
-            f"{self.emitted_rows:,} rows were handed on in key order, "
-            f"{self.stats.rows:,} read",
+            f"GET {self.path}: no answer after {failures} attempts "
+            f"({reason}).{unreachable_hint(error)}",
             secrets=self.secrets,
         ) from error
 
     def _throttled_out(self) -> ServiceUnreachableError:
         return ServiceUnreachableError(
-            f"GET {self.path}: still throttled after {MAX_ATTEMPTS} attempts; "
-            f"{self.emitted_rows:,} rows were handed on in key order, {self.stats.rows:,} read",
+            f"GET {self.path}: still throttled after {MAX_ATTEMPTS} attempts",
             secrets=self.secrets,
         )
 

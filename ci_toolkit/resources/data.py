@@ -139,7 +139,7 @@ class _Bulk:
         entity = self.entity
         resume = self.resume()
         message = interrupted_message(
-            what=f"GET {pull.path}", cause=exc, entity=entity, rows=pull.stats.rows,
+            cause=exc, entity=entity, rows=pull.stats.rows,
             pages=pull.pages_read, call=call, resume=resume, kept=kept,
         )  # fmt: skip
         return PullInterruptedError(
@@ -293,9 +293,8 @@ class DataMixin(EntitiesMixin):
                 resume["top"] = max(int(top) - rows, 0)
         kept = "err.partial holds them" if call == "query" else "you hold every page yielded so far"
         message = interrupted_message(
-            what=f"GET {self._path(f'data/{segment(entity)}')}", cause=exc, entity=entity,
-            rows=rows, pages=pages, call=call, resume=resume, kept=kept,
-        )  # fmt: skip
+            cause=exc, entity=entity, rows=rows, pages=pages, call=call, resume=resume, kept=kept
+        )
         return PullInterruptedError(
             message, entity=entity, rows_fetched=rows, pages_fetched=pages, resume=resume,
             secrets=self._session.secrets,
