@@ -8,18 +8,26 @@ a plain client once the faults are off, is the ground truth: exactly one job was
 (a submission is never duplicated), and its final status is the one ``wait()`` reported.
 The demo's Google Ads export always fails: its run must be *reported* as failed, not turned
 into an exception by the faults.
+
+The emulator's faults never lose the answer of a job it created (they strike before the
+request reaches the service), so a small fake service (``httpx.MockTransport``) covers that
+case: the job is adopted, never submitted twice.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from ci_toolkit.client import CustomerInsights, JobHandle
 from ci_toolkit.emulator import Emulator, EmulatorConfig
+from ci_toolkit.exceptions import ServiceUnreachableError
+from ci_toolkit.http.retry import RetryPolicy
+from ci_toolkit.http.session import ApiSession
 from ci_toolkit.resources.jobs import FINAL_STATUSES
 from tests.reliability.conftest import (
     FAULT_KINDS,
@@ -165,3 +173,68 @@ def test_polls_meeting_every_kind_of_fault_never_end_a_wait_early(
     _check_one_new_job(emu, before, job, status)
     for kind in FAULT_KINDS:  # the polls met every kind of fault, and rode them out
         assert fault_log.requests[(kind, "GET")] >= 1, fault_log.requests
+
+
+# -- what the emulator cannot do on demand: a job created, and its answer lost --------------------
+
+
+class FakeJobs:
+    """``.../workflows/main/jobs`` of a fake service whose first POST goes wrong on purpose.
+
+    The first submission fails with ``failure``, after creating its job when ``created``;
+    later ones create a job and answer normally. GET lists the jobs, newest first.
+    """
+
+    def __init__(self, failure: Callable[[httpx.Request], BaseException], *, created: bool) -> None:
+        self.failure = failure
+        self.created = created
+        self.jobs: list[dict[str, Any]] = []
+        self.posts = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST":
+            return httpx.Response(200, json=self.jobs)
+        self.posts += 1
+        job = {
+            "jobId": f"job-{self.posts}",
+            "operationType": "segmentation",
+            "idList": request.url.params.get_list("identifiers"),
+            "jobStatus": "running",
+        }
+        if self.posts > 1 or self.created:
+            self.jobs.insert(0, job)
+        if self.posts == 1:
+            raise self.failure(request)
+        return httpx.Response(200, json=job)  # fmt: skip
+
+
+def _refresh(service: FakeJobs) -> JobHandle:
+    policy = RetryPolicy(sleep=lambda seconds: None)
+    client = httpx.Client(base_url="https://ci.example/v1/", transport=httpx.MockTransport(service))
+    ci = CustomerInsights(ApiSession(client, retry_policy=policy), instance_id="i1")
+    return ci.refresh("segmentation", identifiers=["HighValueCustomers"])
+
+
+def _dropped(request: httpx.Request) -> BaseException:
+    return httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+
+def test_a_job_created_whose_answer_was_lost_is_adopted_not_submitted_again() -> None:
+    service = FakeJobs(_dropped, created=True)
+    job = _refresh(service)
+    assert service.posts == 1  # never sent twice
+    assert [j["jobId"] for j in service.jobs] == [job.job_id] == ["job-1"]  # the one created
+
+
+def test_a_submission_that_created_nothing_is_sent_again_once() -> None:
+    service = FakeJobs(_dropped, created=False)
+    job = _refresh(service)
+    assert service.posts == 2
+    assert [j["jobId"] for j in service.jobs] == [job.job_id] == ["job-2"]
+
+
+def test_a_submission_that_timed_out_is_never_sent_again() -> None:
+    service = FakeJobs(lambda r: httpx.ReadTimeout("timed out", request=r), created=False)
+    with pytest.raises(ServiceUnreachableError, match=r"ci\.jobs\(\)"):
+        _refresh(service)
+    assert service.posts == 1  # the service may still be creating it: the caller decides
