@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 
 from ci_toolkit.emulator.data.keyindex import KeyIndex
+from ci_toolkit.emulator.data.rowcache import RowBlockCache
 from ci_toolkit.emulator.data.store import DataStore, DefinitionError, NotFoundError
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -366,3 +367,46 @@ def test_stale_key_index_falls_back_to_sql(store: DataStore) -> None:
     assert store._key_indexes['"segment__GoldAndPlatinumMembers"'] is not None
     store.evaluate_segment("GoldAndPlatinumMembers")
     assert '"segment__GoldAndPlatinumMembers"' not in store._key_indexes
+
+
+def test_memory_page_is_the_page_when_its_rows_are_rendered_already() -> None:
+    store = DataStore(instance_id="x", profiles=400, seed=3, now=NOW)
+    try:
+        options = {"$filter": "CustomerId ge '2' and CustomerId lt 'c'", "$count": "true"}
+        assert store.memory_page("Customer", options) is None  # nothing in memory yet
+        first = store.odata_page("Customer", options)
+        assert store.memory_page("Customer", options) == first
+        following = {**options, "$skiptoken": str(first.next_token)}
+        assert store.memory_page("Customer", following) == store.odata_page("Customer", following)
+        # pages that need the database are not cut from memory
+        for other in (
+            {"$filter": "Country eq 'Ireland'"},
+            {"$orderby": "LastName"},
+            {**options, "$top": "5"},
+            {**options, "$select": "CustomerId"},
+        ):
+            assert store.memory_page("Customer", other) is None, other
+        assert store.memory_page("UnifiedActivity", {}) is None  # no key index built yet
+        with pytest.raises(NotFoundError):
+            store.memory_page("Nope", {})
+    finally:
+        store.close()
+
+
+def test_row_block_cache_keeps_the_most_recent_blocks_within_its_size() -> None:
+    cache = RowBlockCache(max_bytes=1000)
+    rows = [b"x" * 60] * 4  # 4 x (60 + 40) = 400 bytes a block
+    for block in range(3):
+        cache.put(("T", 1, ("A",), block), rows)
+    assert cache.get(("T", 1, ("A",), 0)) is None  # the oldest went
+    assert cache.get(("T", 1, ("A",), 1)) == rows
+    cache.put(("T", 1, ("A",), 3), rows)  # block 2 is now the least recently used
+    assert cache.get(("T", 1, ("A",), 2)) is None
+    assert cache.get(("T", 1, ("A",), 1)) == rows
+    assert cache.get(("T", 2, ("A",), 1)) is None  # another key index version
+    cache.put(("U", 1, ("A",), 0), [b"y"])
+    cache.drop("T")
+    assert cache.get(("T", 1, ("A",), 1)) is None
+    assert cache.get(("U", 1, ("A",), 0)) == [b"y"]
+    cache.put(("T", 1, ("A",), 9), [b"z" * 2000])  # larger than the cache: not kept
+    assert cache.get(("T", 1, ("A",), 9)) is None

@@ -97,3 +97,30 @@ class RowRenderer:
         return reference_json(
             [{c: to_json_value(v) for c, v in zip(columns, r, strict=False)} for r in rows]
         )
+
+    def render_each(self, rows: Sequence[Sequence[Any]]) -> list[bytes]:
+        """Each row's JSON object text: ``b"[" + b",".join(...) + b"]"`` equals :meth:`render`.
+
+        Parameters
+        ----------
+        rows
+            Result rows, as for :meth:`render`.
+
+        Returns
+        -------
+        list of bytes
+            ``{"Name":value,...}`` per row.
+        """
+        columns, floats = self.columns, self._floats
+        if self.fast and not floats:
+            dumps, options = orjson.dumps, _OPTIONS
+            return [dumps(dict(zip(columns, r, strict=False)), option=options) for r in rows]
+        out: list[bytes] = []
+        for r in rows:
+            if self.fast and not any(_needs_exponent(r[i]) for i in floats):
+                out.append(orjson.dumps(dict(zip(columns, r, strict=False)), option=_OPTIONS))
+            else:
+                out.append(
+                    reference_json({c: to_json_value(v) for c, v in zip(columns, r, strict=False)})
+                )
+        return out

@@ -22,6 +22,7 @@ Example
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -41,6 +42,7 @@ _OPS: dict[type, str] = {
     ast.Eq: "eq", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge",
 }  # fmt: skip
 _FLIPPED = {"eq": "eq", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+_VERSIONS = itertools.count(1)
 
 
 def key_conditions(tree: Any, key: str) -> list[tuple[str, str | None]] | None:
@@ -113,6 +115,8 @@ class KeyIndex:
     def __init__(self, keys: pa.Array) -> None:
         self._keys = keys
         self._length = len(keys)
+        #: Unique per index: what is derived from one index (rendered rows) is keyed by it.
+        self.version = next(_VERSIONS)
 
     def __len__(self) -> int:
         return self._length

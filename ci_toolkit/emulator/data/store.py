@@ -55,6 +55,7 @@ from ci_toolkit.emulator.data.odata import (
     to_json_value,
 )
 from ci_toolkit.emulator.data.profiles import attribute_profile
+from ci_toolkit.emulator.data.rowcache import BLOCK_ROWS, RowBlockCache
 from ci_toolkit.emulator.data.segments import (
     SegmentDefinitionError,
     demo_segments,
@@ -181,6 +182,7 @@ class DataStore:
         # first use; a table's entry goes when the table is replaced (_invalidate).
         self._key_indexes: dict[str, KeyIndex | None] = {}
         self._index_lock = threading.Lock()
+        self._row_blocks = RowBlockCache()
         self._static_entities = {e.name: e for e in ent.system_entities()}
         self._static_entities.update({e.name: e for e in ent.source_entities()})
         build_demo(self._con, profiles=profiles, seed=seed, now=self.now)
@@ -382,8 +384,10 @@ class DataStore:
     def _invalidate(self, name: str) -> None:
         self._columns.pop(name, None)
         relation = self._static_entities[name].relation if name in self._static_entities else None
+        relation = relation or _segment_relation(name)
         with self._index_lock:
-            self._key_indexes.pop(relation or _segment_relation(name), None)
+            self._key_indexes.pop(relation, None)
+        self._row_blocks.drop(relation)
         for key in list(self._profiles):  # a snapshot: other threads may add entries
             if key.split("\x1f")[0] == name:
                 self._profiles.pop(key, None)
@@ -528,8 +532,33 @@ class DataStore:
         ODataQueryError
             When the options are malformed or a combination the service rejects.
         """
+        page = self._odata_page(entity_name, options, memory_only=False)
+        assert page is not None  # only memory_only gives None
+        return page
+
+    def memory_page(self, entity_name: str, options: Mapping[str, str]) -> ODataPage | None:
+        """The page :meth:`odata_page` gives, if it can be cut from memory alone; else ``None``.
+
+        A key-range page whose rows are in the cache of rendered rows (the pages of a bulk
+        pull after the first of each block) needs no database work: the data route serves
+        it without handing the request to a worker thread. Anything else (a page that would
+        read DuckDB, build an index or describe a table) gives ``None``.
+
+        Raises
+        ------
+        NotFoundError, ODataQueryError
+            As :meth:`odata_page`.
+        """
+        return self._odata_page(entity_name, options, memory_only=True)
+
+    def _odata_page(
+        self, entity_name: str, options: Mapping[str, str], *, memory_only: bool
+    ) -> ODataPage | None:
         info = self.entity(entity_name)
-        cols = self.columns(entity_name)
+        known = self._columns.get(entity_name)
+        if known is None and memory_only:
+            return None
+        cols = known if known is not None else self.columns(entity_name)
         opt = {k: v for k, v in options.items()}
         for name in opt:
             if name.startswith("$") and name not in {
@@ -590,10 +619,13 @@ class DataStore:
             conditions = [] if tree is None else key_conditions(tree, info.key)
             if conditions is not None:
                 page = self._key_range_page(
-                    info, cols, select, conditions, paging, count=want_count
-                )
-                if page is not None:
+                    info, cols, select, conditions, paging, count=want_count,
+                    memory_only=memory_only,
+                )  # fmt: skip
+                if page is not None or memory_only:
                     return page
+        if memory_only:
+            return None
         plan = build_page_query(
             info.relation, cols, entity=entity_name, key=info.key, select=select, where=where,
             search_terms=terms, search_columns=info.search_columns, orderby=orderby, token=token,
@@ -655,6 +687,7 @@ class DataStore:
         paging: _Paging,
         *,
         count: bool,
+        memory_only: bool = False,
     ) -> ODataPage | None:
         """A page whose rows are a range of keys, read by position; ``None``: use SQL.
 
@@ -662,8 +695,9 @@ class DataStore:
         gives (rows after ``$skiptoken``/``$skip``, ``$top``, one row more to see if more).
         ``None`` when the table has no key index, or when the rows read are not the keys
         the index expects (the table was just replaced): the caller then runs the SQL.
+        With ``memory_only``, also ``None`` when the page needs any database work.
         """
-        index = self._key_index(info)
+        index = self._key_indexes.get(info.relation) if memory_only else self._key_index(info)
         if index is None:
             return None
         low, high = index.span(conditions)
@@ -676,30 +710,92 @@ class DataStore:
         available = max(high - start, 0)
         taken = min(size, available)
         columns = select if select is not None else list(cols)
-        fetch = columns if info.key in columns else [*columns, info.key]
-        key_at = fetch.index(info.key)
-        raw: list[Any] = []
+        rows: list[bytes] = []
         if taken:
-            try:
-                raw = (
-                    self.cursor()
-                    .execute(
-                        f"SELECT {', '.join(quote_ident(c) for c in fetch)} FROM {info.relation} "
-                        "WHERE rowid >= ? AND rowid < ?",
-                        [start, start + taken],
-                    )
-                    .fetchall()
+            # Full pages (the paging pattern) come from blocks of rendered rows; a page that
+            # $top makes short (a bulk pull's boundary probe) is read as it is.
+            if size == PAGE_SIZE:
+                found = self._rendered_rows(
+                    info, cols, columns, index, start, start + taken, memory_only=memory_only
                 )
-            except duckdb.Error as exc:  # the table went away (a segment deleted): use SQL
-                logger.debug("key range read of %s failed: %s", info.name, exc)
+            else:
+                found = None if memory_only else self._read_rows(
+                    info, cols, columns, index, start, start + taken
+                )  # fmt: skip
+            if found is None:
                 return None
-            if [r[key_at] for r in raw] != index.keys(start, start + taken):
-                logger.debug("key index of %s is stale; reading with SQL", info.name)
-                return None
-        value = RowRenderer(columns, [cols[c] for c in columns]).render(raw)
-        last = str(raw[-1][key_at]) if raw else None
+            rows = found
+        value = b"[" + b",".join(rows) + b"]"
+        last = index.key(start + taken - 1) if taken else None
         next_token = paging.next_token(more=available > size, last_key=last, size=size)
         return ODataPage(info.name, value, high - low if count else None, next_token, select)
+
+    def _rendered_rows(
+        self,
+        info: ent.EntityInfo,
+        cols: dict[str, str],
+        columns: list[str],
+        index: KeyIndex,
+        start: int,
+        stop: int,
+        *,
+        memory_only: bool = False,
+    ) -> list[bytes] | None:
+        """The JSON text of rows ``start`` to ``stop - 1``, from blocks of rendered rows.
+
+        A block not in the cache is read and kept (:meth:`_read_rows`); ``None`` when the
+        index is stale, or with ``memory_only`` when a block is not in the cache.
+        """
+        wanted = tuple(columns)
+        out: list[bytes] = []
+        for block in range(start // BLOCK_ROWS, (stop - 1) // BLOCK_ROWS + 1):
+            key = (info.relation, index.version, wanted, block)
+            rows = self._row_blocks.get(key)
+            first = block * BLOCK_ROWS
+            if rows is None:
+                if memory_only:
+                    return None
+                last = min(first + BLOCK_ROWS, len(index))
+                rows = self._read_rows(info, cols, columns, index, first, last)
+                if rows is None:
+                    return None
+                self._row_blocks.put(key, rows)
+            out.extend(rows[max(start - first, 0) : stop - first])
+        return out
+
+    def _read_rows(
+        self,
+        info: ent.EntityInfo,
+        cols: dict[str, str],
+        columns: list[str],
+        index: KeyIndex,
+        start: int,
+        stop: int,
+    ) -> list[bytes] | None:
+        """Rows ``start`` to ``stop - 1`` read by ``rowid`` and rendered, one text per row.
+
+        ``None`` when the keys read are not those the index expects (the table was
+        replaced since the index was built) or the table is gone: the caller uses SQL.
+        """
+        fetch = columns if info.key in columns else [*columns, info.key]
+        try:
+            raw = (
+                self.cursor()
+                .execute(
+                    f"SELECT {', '.join(quote_ident(c) for c in fetch)} FROM {info.relation} "
+                    "WHERE rowid >= ? AND rowid < ?",
+                    [start, stop],
+                )
+                .fetchall()
+            )
+        except duckdb.Error as exc:  # the table went away (a segment deleted): use SQL
+            logger.debug("key range read of %s failed: %s", info.name, exc)
+            return None
+        key_at = fetch.index(info.key)
+        if [r[key_at] for r in raw] != index.keys(start, stop):
+            logger.debug("key index of %s is stale; reading with SQL", info.name)
+            return None
+        return RowRenderer(columns, [cols[c] for c in columns]).render_each(raw)
 
     def _expand(self, rows: list[dict[str, Any]], ids: list[Any], expand: list[str]) -> None:
         cur = self.cursor()

@@ -2,7 +2,8 @@
 data room's route modules share (store lookup, query parameters, error mapping).
 
 Database work runs in a worker thread (``run_in_threadpool``) with that thread's own DuckDB
-cursor, so concurrent requests proceed in parallel.
+cursor, so concurrent requests proceed in parallel. A data page that needs none (cut from
+rendered rows in memory, :meth:`DataStore.memory_page`) is answered on the event loop.
 """
 
 from __future__ import annotations
@@ -112,7 +113,12 @@ async def get_entities(request: Request, ctx: RequestContext) -> Response:
             target=path or None,
         )
     options = {k: v for k, v in request.query_params.items()}
-    page = await call_store(store.odata_page, path, options, odata=True)
+    try:  # pages cut from memory need no worker thread (handing over costs more)
+        page = store.memory_page(path, options)
+    except (NotFoundError, ODataQueryError):
+        page = None  # odata_page raises it again, mapped to the API error
+    if page is None:
+        page = await call_store(store.odata_page, path, options, odata=True)
     next_link = None if page.next_token is None else _next_link(request, page.next_token)
     return Response(
         page_body(_context(request, page), page, next_link),
