@@ -29,11 +29,12 @@ it without knowing the first one created nothing:
 - before the first attempt it notes the ids of the recent jobs (one ``GET .../jobs``);
 - a 429 means the gateway refused the request before the service saw it: it waits the
   ``Retry-After`` and sends it again;
-- a 502/503/504 or a lost connection leaves it open whether the job was created: it lists
-  the recent jobs again and adopts a new job of the same operation and identifiers when there
-  is one; only when there is none is the submission sent again;
-- a read timeout (the service may still be creating the job) is only reconciled, never
-  re-sent: without a new job in the list it raises, saying to check :meth:`jobs` first.
+- any other failure leaves it open whether the job was created: it lists the recent jobs
+  again and adopts a new job of the same operation and identifiers when there is one;
+- only when there is none, and the failure was a 502/503/504 or a lost connection, is the
+  submission sent again (up to the retry policy's ``max_attempts``); a read timeout (the
+  service may still be creating the job) raises instead, saying to check :meth:`jobs` first,
+  and so does any other error status.
 
 :meth:`JobHandle.wait` polls with the session's retries, and a poll that still fails is
 skipped (up to ``MAX_FAILED_POLLS`` in a row), so a fault neither ends a wait nor changes
@@ -591,9 +592,7 @@ class JobsMixin(ResourceBase):
                 logger.info("job submission throttled; sending it again in %.1f s", wait)
             except (ServiceError, ServiceUnreachableError) as exc:
                 cause = exc.__cause__ or exc.__context__
-                if (isinstance(exc, ServiceError) and exc.status not in _UNSURE_STATUSES) or (
-                    cause is not None and is_certificate_failure(cause)
-                ):
+                if cause is not None and is_certificate_failure(cause):
                     raise
                 found = self._new_job(known, operation_type, ids)
                 if found:
@@ -602,14 +601,17 @@ class JobsMixin(ResourceBase):
                         type(exc).__name__, found.get("jobId"),
                     )  # fmt: skip
                     return found
-                if isinstance(cause, httpx.TimeoutException):
+                if isinstance(cause, (httpx.ReadTimeout, httpx.WriteTimeout)):
                     raise ServiceUnreachableError(
                         f"{exc.message} The job submission got no answer in time and no new "
                         "job is listed yet: the service may still be creating it. Check "
                         "ci.jobs() before submitting again.",
                         secrets=self._session.secrets,
                     ) from exc
-                if attempt >= policy.max_attempts:
+                unanswered = isinstance(exc, ServiceUnreachableError)
+                if attempt >= policy.max_attempts or not (
+                    unanswered or exc.status in _UNSURE_STATUSES
+                ):
                     raise
                 wait = min(policy.backoff_max, policy.backoff_initial * 2 ** (attempt - 1))
                 logger.info(
