@@ -11,7 +11,9 @@ that keeps everything needed to carry on without reading a row twice:
   ``ci.iter_pages`` or ``ci.iter_batches``) that read exactly the rows still missing: the
   key-range ``filter`` after the last key read for a pull in key order, or the
   ``next_link`` of the page that failed for a pull following ``@odata.nextLink``;
-- ``rows_fetched`` and ``pages_fetched``: how far the pull got.
+- ``rows_fetched`` and ``pages_fetched``: how far the pull got;
+- ``saved_to`` and ``rows_saved``: for ``to_parquet``, the kept ``<path>.partial`` file (a
+  valid Parquet file) holding the rows read, in order.
 
 Example
 -------
@@ -28,6 +30,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ci_toolkit.exceptions import ServiceUnreachableError
@@ -62,6 +65,10 @@ class PullInterruptedError(ServiceUnreachableError):
     ----------
     entity, rows_fetched, pages_fetched, partial, resume
         As the parameters.
+    saved_to : pathlib.Path or None
+        Where ``to_parquet`` kept the rows read (``<path>.partial``), if anywhere.
+    rows_saved : int
+        Rows in ``saved_to``.
 
     Examples
     --------
@@ -88,6 +95,8 @@ class PullInterruptedError(ServiceUnreachableError):
         self.pages_fetched = pages_fetched
         self.partial = partial
         self.resume: dict[str, Any] = dict(resume or {})
+        self.saved_to: Path | None = None
+        self.rows_saved = 0
 
     @property
     def next_link(self) -> str | None:
@@ -105,6 +114,7 @@ def interrupted_message(
     call: str,
     resume: Mapping[str, Any],
     kept: str,
+    hint: str | None = None,
 ) -> str:
     """The message of a :class:`PullInterruptedError`: unreachable, how far, how to resume.
 
@@ -122,6 +132,8 @@ def interrupted_message(
         The keyword arguments of :attr:`PullInterruptedError.resume`.
     kept : str
         Where the rows read are (e.g. ``err.partial holds them``).
+    hint : str or None
+        How to resume, when not ``ci.<call>(entity, **err.resume)``.
 
     Returns
     -------
@@ -135,13 +147,14 @@ def interrupted_message(
     ... # doctest: +ELLIPSIS
     "The service is unreachable: GET /x: refused The pull of 'T' stopped after 2 pages ..."
     """
-    hint = f"ci.{call}({entity!r}, **err.resume)"
-    if "next_link" in resume:
-        hint += " reads only the rest, from the page that failed (err.next_link)"
-    elif "filter" in resume and rows:
-        hint += f" reads only the rest ($filter {resume['filter']})"
-    else:
-        hint += " starts it again"
+    if hint is None:
+        hint = f"ci.{call}({entity!r}, **err.resume)"
+        if "next_link" in resume:
+            hint += " reads only the rest, from the page that failed (err.next_link)"
+        elif "filter" in resume and rows:
+            hint += f" reads only the rest ($filter {resume['filter']})"
+        else:
+            hint += " starts it again"
     reason = str(getattr(cause, "message", None) or cause or type(cause).__name__).strip()
     if not reason.endswith("."):
         reason += "."

@@ -4,7 +4,10 @@ The schema is fixed by the first frame (pandas nullable dtypes map to Arrow type
 to ``string``, ``Int64`` to ``int64``, ``boolean`` to ``bool``, UTC datetimes to
 ``timestamp[us, UTC]``); later frames are conformed to it (missing columns become nulls).
 The file is written under a temporary name and renamed when complete, so a file at
-``path`` is always a whole pull.
+``path`` is always a whole pull. A pull interrupted because the service stopped answering
+(:class:`~ci_toolkit.bulk.errors.PullInterruptedError`) keeps what it read: the rows are
+written and the temporary file is closed as a valid Parquet file and kept, and the error
+says where (``saved_to``, ``rows_saved``).
 
 Example
 -------
@@ -23,6 +26,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ci_toolkit.bulk.errors import PullInterruptedError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,6 +65,12 @@ def write_parquet(
     int
         Rows written.
 
+    Raises
+    ------
+    ci_toolkit.bulk.errors.PullInterruptedError
+        The frames stopped because the service did: the rows read (those written and the
+        error's ``partial``) are in ``<path>.partial``, named by the error's ``saved_to``.
+
     Examples
     --------
     >>> write_parquet([], "/tmp/none.parquet", empty=pd.DataFrame({"a": []}))  # doctest: +SKIP
@@ -76,6 +87,7 @@ def write_parquet(
     written = 0
     buffer: list[pd.DataFrame] = []
     buffered = 0
+    keep = False
 
     def flush() -> None:
         nonlocal writer, schema, written, buffer, buffered
@@ -112,10 +124,22 @@ def write_parquet(
         writer.close()
         writer = None
         os.replace(partial, target)
+    except PullInterruptedError as exc:
+        if exc.partial is not None and len(exc.partial):
+            buffer.append(exc.partial)  # read after the last frame handed on: in order
+        flush()
+        if writer is not None:
+            writer.close()
+            writer = None
+            keep = True
+            exc.partial = None
+            exc.saved_to = partial
+            exc.rows_saved = written
+        raise
     finally:
         if writer is not None:
             writer.close()
-        if partial.exists():
+        if partial.exists() and not keep:
             partial.unlink()
     logger.debug("wrote %d rows to %s", written, target)
     return written

@@ -155,6 +155,27 @@ class _Page:
     has_next: bool
 
 
+def _saved_interruption(exc: PullInterruptedError, entity: str) -> PullInterruptedError:
+    """``exc`` again, its message saying where ``to_parquet`` kept the rows read."""
+    from ci_toolkit.bulk.errors import PullInterruptedError, interrupted_message
+
+    cause = exc.__cause__ or exc
+    message = interrupted_message(
+        cause=cause, entity=entity, rows=exc.rows_fetched, pages=exc.pages_fetched,
+        call="to_parquet", resume=exc.resume,
+        kept=f"the {exc.rows_saved:,} rows read are saved in order in {exc.saved_to} "
+        "(a valid Parquet file)",
+        hint=f"ci.to_parquet('rest.parquet', {entity!r}, **err.resume) writes only the rest, "
+        "and pd.read_parquet of both files is the whole pull",
+    )  # fmt: skip
+    error = PullInterruptedError(
+        message, entity=entity, rows_fetched=exc.rows_fetched, pages_fetched=exc.pages_fetched,
+        resume=exc.resume,
+    )  # fmt: skip
+    error.saved_to, error.rows_saved = exc.saved_to, exc.rows_saved
+    return error
+
+
 class DataMixin(EntitiesMixin):
     """OData queries over entities, typed from the entity metadata."""
 
@@ -778,6 +799,13 @@ class DataMixin(EntitiesMixin):
         int
             Rows written.
 
+        Raises
+        ------
+        ci_toolkit.bulk.errors.PullInterruptedError
+            The service stopped answering part-way: the rows read are kept in
+            ``<path>.partial`` (its ``saved_to``, a valid Parquet file), and
+            ``ci.to_parquet(other_path, entity, **err.resume)`` writes only the rest.
+
         Examples
         --------
         >>> ci.to_parquet("activities.parquet", "UnifiedActivity")  # doctest: +SKIP
@@ -786,6 +814,7 @@ class DataMixin(EntitiesMixin):
         >>> pd.read_parquet("activities.parquet").shape  # doctest: +SKIP
         """
         from ci_toolkit import frames
+        from ci_toolkit.bulk.errors import PullInterruptedError
         from ci_toolkit.bulk.parquet import write_parquet
 
         _check_int(row_group_rows, "row_group_rows", 1)
@@ -797,4 +826,9 @@ class DataMixin(EntitiesMixin):
         selected = _names(select, "select")
         types = self._column_types(entity)
         empty = frames.entity_frame([], types, columns=selected or list(types))
-        return write_parquet(batches, path, row_group_rows=row_group_rows, empty=empty)
+        try:
+            return write_parquet(batches, path, row_group_rows=row_group_rows, empty=empty)
+        except PullInterruptedError as exc:
+            if exc.saved_to is None:
+                raise
+            raise _saved_interruption(exc, entity) from exc.__cause__

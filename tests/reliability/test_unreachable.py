@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -218,6 +219,37 @@ def test_emulator_stopping_mid_stream_keeps_the_unyielded_rows_and_resumes(
         rest = list(ci2.iter_batches("Customer", batch_rows=3_000, progress=False, **err.resume))
     ids = read["CustomerId"].tolist() + [i for b in rest for i in b["CustomerId"]]
     assert ids == truth
+
+
+def test_emulator_stopping_mid_parquet_write_keeps_a_valid_file_of_the_rows_read(
+    emu: Emulator, restarted: Callable[[int], Emulator], tmp_path: Path
+) -> None:
+    port = _port(emu)
+    truth = customer_ids(emu)
+    ci = connect(emu)
+    ci.attributes("Customer")
+    emu.set_faults(latency_ms=100)
+    stopper = _stop_after(ci, emu, data_responses=130)
+    target = tmp_path / "customers.parquet"
+    with pytest.raises(PullInterruptedError) as info:
+        ci.to_parquet(target, "Customer", row_group_rows=2_000, progress=False)
+    stopper.join(30)
+    ci.close()
+    err = info.value
+    _check_message(err)
+    assert not target.exists()  # a file at the target is always a whole pull
+    assert err.saved_to == tmp_path / "customers.parquet.partial"
+    assert str(err.saved_to) in str(err)
+    saved = pd.read_parquet(err.saved_to)  # closed properly: a valid Parquet file
+    assert 0 < len(saved) == err.rows_saved < PROFILES
+    assert saved["CustomerId"].tolist() == truth[: len(saved)]
+
+    again = restarted(port)
+    rest_file = tmp_path / "rest.parquet"
+    with connect(again) as ci2:
+        ci2.to_parquet(rest_file, "Customer", progress=False, **err.resume)
+    whole = pd.read_parquet([err.saved_to, rest_file])
+    assert whole["CustomerId"].tolist() == truth
 
 
 def test_job_wait_gives_up_when_the_service_is_gone(emu: Emulator) -> None:
