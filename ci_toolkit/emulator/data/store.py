@@ -1345,7 +1345,7 @@ class _Paging:
 
     @property
     def offset(self) -> int:
-        """Rows to skip before the page (``$skip`` on the first page, the token's after)."""
+        """Rows to skip before the page (``$skip`` on the first page, then the token's)."""
         return (self.skip or 0) if self.token is None else self.token.offset
 
     @property
