@@ -13,6 +13,7 @@ Hierarchy::
     │   ├── DeviceCodeExpiredError        expired_token
     │   └── SignInDeclinedError           authorization_declined
     ├── ServiceUnreachableError           connection errors and timeouts
+    │   └── PullInterruptedError          a pull lost the service; keeps the rows read
     └── ApiStatusError                    the service answered with an error status
         ├── BadRequestError               400
         │   └── QueryError                400 with an ODataError body
@@ -43,7 +44,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ApiStatusError",
@@ -58,6 +64,7 @@ __all__ = [
     "InvalidScopeError",
     "NotFoundError",
     "PermissionDeniedError",
+    "PullInterruptedError",
     "QueryError",
     "ServiceError",
     "ServiceUnreachableError",
@@ -227,6 +234,77 @@ class SignInDeclinedError(SignInError):
 
 class ServiceUnreachableError(CustomerInsightsError):
     """No answer from the service: connection refused, TLS failure, DNS or a timeout."""
+
+
+class PullInterruptedError(ServiceUnreachableError):
+    """A pull stopped because the service became unreachable; the rows read are kept.
+
+    Parameters
+    ----------
+    message : str
+        What happened, how far the pull got and how to resume (scrubbed of secrets).
+    entity : str
+        The entity being read.
+    rows_fetched : int
+        Rows read before the service was lost (including rows already handed over).
+    pages_fetched : int
+        Pages (responses) read before the service was lost.
+    partial : pandas.DataFrame or None
+        The rows read and not yet handed over, typed; ``None`` when there are none to keep.
+    resume : Mapping[str, Any]
+        Keyword arguments that make the same call read only the rows still missing.
+    secrets : Iterable[str or None]
+        Secret values to scrub from ``message``.
+
+    Attributes
+    ----------
+    entity, rows_fetched, pages_fetched, partial, resume
+        As the parameters.
+    saved_to : pathlib.Path or None
+        Where ``to_parquet`` kept the rows read (``<path>.partial``), if anywhere.
+    rows_saved : int
+        Rows in ``saved_to``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> err = PullInterruptedError(
+    ...     "the service is unreachable", entity="Customer", rows_fetched=200, pages_fetched=2,
+    ...     partial=pd.DataFrame({"CustomerId": ["a", "b"]}),
+    ...     resume={"filter": "CustomerId gt 'b'"})
+    >>> err.resume
+    {'filter': "CustomerId gt 'b'"}
+    >>> try:  # doctest: +SKIP
+    ...     df = ci.query("Customer")
+    ... except PullInterruptedError as err:
+    ...     df = pd.concat([err.partial, ci.query("Customer", **err.resume)])
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        entity: str,
+        rows_fetched: int,
+        pages_fetched: int,
+        partial: pd.DataFrame | None = None,
+        resume: Mapping[str, Any] | None = None,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        super().__init__(message, secrets=secrets)
+        self.entity = entity
+        self.rows_fetched = rows_fetched
+        self.pages_fetched = pages_fetched
+        self.partial = partial
+        self.resume: dict[str, Any] = dict(resume or {})
+        self.saved_to: Path | None = None
+        self.rows_saved = 0
+
+    @property
+    def next_link(self) -> str | None:
+        """The ``@odata.nextLink`` to continue from, for a pull that follows links."""
+        link = self.resume.get("next_link")
+        return None if link is None else str(link)
 
 
 class ApiStatusError(CustomerInsightsError):

@@ -5,7 +5,7 @@ to ``string``, ``Int64`` to ``int64``, ``boolean`` to ``bool``, UTC datetimes to
 ``timestamp[us, UTC]``); later frames are conformed to it (missing columns become nulls).
 The file is written under a temporary name and renamed when complete, so a file at
 ``path`` is always a whole pull. A pull interrupted because the service stopped answering
-(:class:`~ci_toolkit.bulk.errors.PullInterruptedError`) keeps what it read: the rows are
+(:class:`~ci_toolkit.exceptions.PullInterruptedError`) keeps what it read: the rows are
 written and the temporary file is closed as a valid Parquet file and kept, and the error
 says where (``saved_to``, ``rows_saved``).
 
@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ci_toolkit.bulk.errors import PullInterruptedError
+from ci_toolkit.exceptions import PullInterruptedError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,7 +67,7 @@ def write_parquet(
 
     Raises
     ------
-    ci_toolkit.bulk.errors.PullInterruptedError
+    ci_toolkit.exceptions.PullInterruptedError
         The frames stopped because the service did: the rows read (those written and the
         error's ``partial``) are in ``<path>.partial``, named by the error's ``saved_to``.
 

@@ -27,7 +27,7 @@ Columns are typed from the entity's attribute metadata
 cached on the client).
 
 A pull that loses the service part-way (after the retries) raises
-:class:`~ci_toolkit.bulk.errors.PullInterruptedError` (a ``ServiceUnreachableError``) with the
+:class:`~ci_toolkit.exceptions.PullInterruptedError` (a ``ServiceUnreachableError``) with the
 rows read so far in ``partial`` and, in ``resume``, the options that read only the rest:
 ``ci.query(entity, **err.resume)`` (a key-range ``filter`` after the last key read, or the
 ``next_link`` of the page that failed).
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ci_toolkit import _defaults
-from ci_toolkit.exceptions import ServiceUnreachableError
+from ci_toolkit.exceptions import PullInterruptedError, ServiceUnreachableError
 from ci_toolkit.odata import Filter, render
 from ci_toolkit.resources._base import segment
 from ci_toolkit.resources.entities import EntitiesMixin
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from ci_toolkit.bulk.errors import PullInterruptedError
     from ci_toolkit.bulk.runner import BulkPull
 
 __all__ = ["DataMixin"]
@@ -133,7 +132,7 @@ class _Bulk:
         self, exc: ServiceUnreachableError, *, call: str, partial: pd.DataFrame | None, kept: str
     ) -> PullInterruptedError:
         """The error for a pull that lost the service: what was read, how to resume."""
-        from ci_toolkit.bulk.errors import PullInterruptedError, interrupted_message
+        from ci_toolkit.bulk.errors import interrupted_message
 
         pull = self.pull
         entity = self.entity
@@ -157,7 +156,7 @@ class _Page:
 
 def _saved_interruption(exc: PullInterruptedError, entity: str) -> PullInterruptedError:
     """``exc`` again, its message saying where ``to_parquet`` kept the rows read."""
-    from ci_toolkit.bulk.errors import PullInterruptedError, interrupted_message
+    from ci_toolkit.bulk.errors import interrupted_message
 
     cause = exc.__cause__ or exc
     message = interrupted_message(
@@ -303,7 +302,7 @@ class DataMixin(EntitiesMixin):
         options: dict[str, Any],
     ) -> PullInterruptedError:
         """The error of a page-by-page pull that lost the service (resume at its nextLink)."""
-        from ci_toolkit.bulk.errors import PullInterruptedError, interrupted_message
+        from ci_toolkit.bulk.errors import interrupted_message
 
         resume = {k: v for k, v in options.items() if v is not None}
         if url is not None:  # the link carries every query option; select types the columns
@@ -456,7 +455,7 @@ class DataMixin(EntitiesMixin):
             As for :meth:`query`.
         next_link : str, optional
             Continue an earlier pull from this ``@odata.nextLink`` (e.g. the ``next_link``
-            of a :class:`~ci_toolkit.bulk.errors.PullInterruptedError`); the link carries
+            of a :class:`~ci_toolkit.exceptions.PullInterruptedError`); the link carries
             the query options, ``select`` and ``expand`` still type the columns.
 
         Yields
@@ -466,7 +465,7 @@ class DataMixin(EntitiesMixin):
 
         Raises
         ------
-        ci_toolkit.bulk.errors.PullInterruptedError
+        ci_toolkit.exceptions.PullInterruptedError
             The service stopped answering part-way; ``next_link`` says where to continue.
 
         Examples
@@ -559,7 +558,7 @@ class DataMixin(EntitiesMixin):
             Unknown entity.
         ci_toolkit.exceptions.QueryError
             The service rejected the query (bad filter, unsupported combination).
-        ci_toolkit.bulk.errors.PullInterruptedError
+        ci_toolkit.exceptions.PullInterruptedError
             The service stopped answering part-way (a ``ServiceUnreachableError``): the
             rows read are in its ``partial``, and ``query(entity, **err.resume)`` reads the
             rest.
@@ -579,7 +578,6 @@ class DataMixin(EntitiesMixin):
         import pandas as pd
 
         from ci_toolkit.bulk.accumulator import concat_frames
-        from ci_toolkit.bulk.errors import PullInterruptedError
 
         if parallel and next_link is None:
             bulk = self._bulk(
@@ -707,7 +705,6 @@ class DataMixin(EntitiesMixin):
         ...     totals = batch.groupby("ActivityType")["Amount"].sum()
         """
         from ci_toolkit.bulk.accumulator import concat_frames
-        from ci_toolkit.bulk.errors import PullInterruptedError
 
         _check_int(batch_rows, "batch_rows", 1)
         source: Iterator[pd.DataFrame] | None = None
@@ -801,7 +798,7 @@ class DataMixin(EntitiesMixin):
 
         Raises
         ------
-        ci_toolkit.bulk.errors.PullInterruptedError
+        ci_toolkit.exceptions.PullInterruptedError
             The service stopped answering part-way: the rows read are kept in
             ``<path>.partial`` (its ``saved_to``, a valid Parquet file), and
             ``ci.to_parquet(other_path, entity, **err.resume)`` writes only the rest.
@@ -814,7 +811,6 @@ class DataMixin(EntitiesMixin):
         >>> pd.read_parquet("activities.parquet").shape  # doctest: +SKIP
         """
         from ci_toolkit import frames
-        from ci_toolkit.bulk.errors import PullInterruptedError
         from ci_toolkit.bulk.parquet import write_parquet
 
         _check_int(row_group_rows, "row_group_rows", 1)

@@ -1,7 +1,7 @@
 """A service that stops, or never answers: a clear error in bounded time, nothing lost.
 
 - The emulator stopping part-way through a pull raises
-  :class:`~ci_toolkit.bulk.errors.PullInterruptedError` (a ``ServiceUnreachableError``)
+  :class:`~ci_toolkit.exceptions.PullInterruptedError` (a ``ServiceUnreachableError``)
   within seconds, saying the service is unreachable, how many pages and rows were read and
   how to resume; the rows read are on the error, and resuming on a restarted emulator gives
   exactly the rows of an uninterrupted pull.
@@ -23,10 +23,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from ci_toolkit.bulk.errors import PullInterruptedError
 from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator, EmulatorConfig
-from ci_toolkit.exceptions import ServiceUnreachableError
+from ci_toolkit.exceptions import PullInterruptedError, ServiceUnreachableError
 from ci_toolkit.http.retry import RetryPolicy
 from ci_toolkit.http.session import ApiSession
 from tests.client.conftest import make_session
