@@ -166,10 +166,10 @@ def fetch_page(
         raise error_from_response(response, secrets=secrets)
     try:
         body = loads(response.content)
-    except ValueError as exc:
+    except ValueError:
         raise ApiStatusError(
             f"GET {response.url.path}: the answer is not JSON", status=response.status_code
-        ) from exc
+        ) from None
     rows: list[dict[str, Any]] = body.get("value") or []
     count = body.get("@odata.count")
     first = rows[0].get(key) if key and rows else None

@@ -291,11 +291,13 @@ class BulkPull:
         if failures < self.retry_policy.max_attempts:
             return
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        raise ServiceUnreachableError(
+        unreachable = ServiceUnreachableError(
             f"GET {self.path}: no answer after {failures} attempts "
             f"({reason}).{unreachable_hint(error)}",
             secrets=self.secrets,
-        ) from error
+        )
+        unreachable.__context__ = error  # kept for debugging, not shown first
+        raise unreachable from None
 
     def _throttled_out(self) -> ServiceUnreachableError:
         return ServiceUnreachableError(

@@ -283,19 +283,19 @@ class ApiSession:
                 f"{method} {shown}: cannot reach {self._client.base_url.host} "
                 f"({type(exc).__name__}: {exc}).{unreachable_hint(exc)}",
                 secrets=self._secrets,
-            ) from exc
+            ) from None  # httpx's exception stays on __context__
         if response.is_error:
             raise error_from_response(response, secrets=self._secrets)
         if not response.content:
             return None
         try:
             return response.json()
-        except ValueError as exc:
+        except ValueError:
             raise ApiStatusError(
                 f"{method} {shown}: the answer is not JSON",
                 status=response.status_code,
                 request_id=request_id_of(response),
-            ) from exc
+            ) from None
 
     def sign_out(self) -> None:
         """Forget the signed-in account and delete its token cache file.
