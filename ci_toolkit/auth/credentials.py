@@ -142,13 +142,16 @@ class Credential:
         raise NotImplementedError
 
     # --- public API ----------------------------------------------------------------------------
-    def get_token(self, *, force_refresh: bool = False) -> str:
+    def get_token(self, *, force_refresh: bool = False, refused: str | None = None) -> str:
         """An access token: the memo while fresh, else silently from MSAL, else sign in.
 
         Parameters
         ----------
         force_refresh
             Skip the memo and MSAL's cached access token (after a 401).
+        refused
+            The token the API refused: with ``force_refresh``, a newer one already in memo
+            (another thread refreshed first) is returned instead of refreshing again.
 
         Returns
         -------
@@ -170,6 +173,8 @@ class Credential:
             now = time.time()
             if not force_refresh and self._token and now < self._refresh_at:
                 return self._token
+            if force_refresh and refused is not None and self._token not in (None, refused):
+                return str(self._token)
             try:
                 result = self._acquire(force_refresh=force_refresh)
             except httpx.TransportError as exc:

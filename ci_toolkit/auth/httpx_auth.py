@@ -2,14 +2,15 @@
 
 It asks the credential for a token on each request (served from memory while fresh, so
 refreshes happen silently before expiry, also in the middle of a long pull) and, when the
-API still answers 401, refreshes once (``force_refresh``) and re-sends the request. A 401
-from the API gateway about the subscription key is not a token problem and is not retried.
+API still answers 401, refreshes once (``force_refresh``; threads that meet the same 401
+share one refresh) and re-sends the request. A 401 from the API gateway about the
+subscription key is not a token problem and is not retried.
 
 Example
 -------
 >>> import httpx
 >>> class Fixed:
-...     def get_token(self, *, force_refresh=False):
+...     def get_token(self, *, force_refresh=False, refused=None):
 ...         return "t"
 >>> client = httpx.Client(auth=TokenAuth(Fixed()))
 """
@@ -28,10 +29,10 @@ logger = logging.getLogger(__name__)
 
 
 class TokenSource(Protocol):
-    """Anything with ``get_token(force_refresh=...)``, e.g. a :class:`Credential`."""
+    """Anything with ``get_token(force_refresh=..., refused=...)``, e.g. a :class:`Credential`."""
 
-    def get_token(self, *, force_refresh: bool = False) -> str:
-        """Return an access token."""
+    def get_token(self, *, force_refresh: bool = False, refused: str | None = None) -> str:
+        """Return an access token (a new one, unless ``refused`` was already replaced)."""
         ...
 
 
@@ -71,11 +72,14 @@ class TokenAuth(httpx.Auth):
         (``auth_flow`` rather than ``sync_auth_flow``: httpx's ``sync_auth_flow`` wraps it and
         reads the 401 body first, as ``requires_response_body`` asks.)
         """
-        request.headers["Authorization"] = f"Bearer {self.source.get_token()}"
+        sent = self.source.get_token()
+        request.headers["Authorization"] = f"Bearer {sent}"
         response = yield request
         if response.status_code == 401 and not _is_subscription_key_rejection(response):
             logger.debug(
                 "401 on %s %s: refreshing the token once", request.method, request.url.path
             )
-            request.headers["Authorization"] = f"Bearer {self.source.get_token(force_refresh=True)}"
+            # Several threads may meet the same 401: only the first refreshes.
+            fresh = self.source.get_token(force_refresh=True, refused=sent)
+            request.headers["Authorization"] = f"Bearer {fresh}"
             yield request

@@ -8,8 +8,10 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,6 +224,26 @@ def test_401_mid_pull_refreshes_once_and_continues(emulator: Emulator) -> None:
         assert credential.acquisitions == 2
 
 
+def test_threads_meeting_the_same_401_share_one_refresh(emulator: Emulator) -> None:
+    with open_session(
+        public_settings(emulator), prompt=RecordingPrompt(), token_cache=False
+    ) as session:
+        credential = session.credential
+        assert credential is not None
+        session.request_json("GET", "instances")
+        credential._token = emulator.mint_token(role="admin", lifetime=-60)  # refused by the API
+        start = threading.Barrier(8)
+
+        def call(_: int) -> object:
+            start.wait()
+            return session.request_json("GET", "instances")
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(call, range(8)))
+        assert all(answers)
+        assert credential.acquisitions == 2  # the first sign-in and one refresh, not eight
+
+
 def test_token_refreshes_silently_when_it_expires_mid_pull() -> None:
     with Emulator(EmulatorConfig(profiles=200, token_lifetime=2)) as emu:
         prompt = RecordingPrompt()
@@ -331,7 +353,6 @@ def test_expired_device_code(manual_emulator: Emulator) -> None:
 
 def test_manual_approval_while_waiting_reports_progress(manual_emulator: Emulator) -> None:
     def approve_later(code: str) -> None:
-        import threading
 
         timer = threading.Timer(
             1.2, manual_emulator.aad.decide, (code, "viewer"), {"approve": True}

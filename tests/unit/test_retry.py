@@ -24,7 +24,7 @@ class Tokens:
         self.issued = 0
         self.forced = 0
 
-    def get_token(self, *, force_refresh: bool = False) -> str:
+    def get_token(self, *, force_refresh: bool = False, refused: str | None = None) -> str:
         if force_refresh:
             self.forced += 1
             self.issued += 1
