@@ -1,13 +1,13 @@
 """Row accumulation: pages are kept only until a chunk is full, then typed in one go.
 
 Each page's rows join the partition's current chunk; every ``chunk_rows`` rows the chunk
-is converted to a typed DataFrame by Arrow (``pyarrow.Table.from_pylist`` and casts in C++,
-about as fast as ``orjson`` plus ``DataFrame.from_records`` but typed: ``string``,
-``Int64``, ``Float64``, ``boolean``, UTC datetimes, as :mod:`ci_toolkit.frames` types them)
-and the dicts are dropped, so no list of dicts larger than a chunk ever exists. A column
-Arrow cannot type as the metadata says (mixed values, dates without a zone, nested
-objects) goes through :func:`ci_toolkit.frames.convert` instead.
-:meth:`ColumnAccumulator.finish` returns the partition's rows once each, in key order.
+is typed by Arrow (``pyarrow.Table.from_pylist`` and casts in C++: ``string``, ``Int64``,
+``Float64``, ``boolean``, UTC datetimes, as :mod:`ci_toolkit.frames` types them) and the
+dicts are dropped, so no list of dicts larger than a chunk ever exists. A column Arrow
+cannot type as the metadata says (mixed values, dates without a zone, nested objects)
+goes through :func:`ci_toolkit.frames.convert` instead. The chunks stay Arrow arrays until
+:meth:`ColumnAccumulator.finish`, which makes each column a pandas object once and returns
+the partition's rows once each, in key order.
 
 Example
 -------
@@ -183,8 +183,12 @@ def _arrow_kind(type_name: str) -> Kind | None:
             "double": "float", "bool": "bool"}.get(type_name)  # type: ignore[return-value]  # fmt: skip
 
 
-def _arrow_series(column: Any, kind: Kind) -> pd.Series | None:
-    import pandas as pd
+def _arrow_cast(column: Any, kind: Kind) -> Any:
+    """``column`` (a ``pyarrow.ChunkedArray``) cast to ``kind``'s Arrow type, else ``None``.
+
+    ``None`` also when the column's Arrow type is not one ``kind`` may be cast from (the
+    general converter takes over, as for mixed values).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -195,17 +199,94 @@ def _arrow_series(column: Any, kind: Kind) -> pd.Series | None:
         "datetime": pa.timestamp("us", tz="UTC"),
     }[kind]  # fmt: skip
     try:
-        cast = pc.cast(column, target)
+        return pc.cast(column, target)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
+
+
+def _arrow_to_series(column: Any, kind: Kind) -> pd.Series:
+    """A column cast by :func:`_arrow_cast` (one or many chunks) as its pandas dtype."""
+    import pandas as pd
+    import pyarrow as pa
+
     if kind == "str":
-        return pd.Series(pd.arrays.ArrowStringArray(cast), dtype="string")
+        return pd.Series(pd.arrays.ArrowStringArray(column), dtype="string")
     if kind == "datetime":
-        return pd.Series(cast.to_pandas(), dtype="datetime64[us, UTC]")
+        return pd.Series(column.to_pandas(), dtype="datetime64[us, UTC]")
     mapper = {
         pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(), pa.bool_(): pd.BooleanDtype()
     }  # fmt: skip
-    return pd.Series(cast.to_pandas(types_mapper=mapper.get))
+    return pd.Series(column.to_pandas(types_mapper=mapper.get))
+
+
+class _Chunk:
+    """One chunk's typed columns: Arrow arrays where Arrow typed them, else Series.
+
+    Kept as Arrow until the partition is finished, so the columns of all chunks become
+    pandas objects once (a pandas Series and DataFrame per chunk cost more than the
+    Arrow conversion itself on narrow rows).
+    """
+
+    __slots__ = ("arrow", "names", "other", "rows")
+
+    def __init__(self, rows: int, names: list[str]) -> None:
+        self.rows = rows
+        self.names = names
+        self.arrow: dict[str, tuple[Kind, Any]] = {}
+        self.other: dict[str, pd.Series] = {}
+
+    def frame(self) -> pd.DataFrame:
+        """This chunk alone as a typed DataFrame."""
+        import pandas as pd
+
+        data: dict[str, pd.Series] = {}
+        for name in self.names:
+            if name in self.other:
+                data[name] = self.other[name]
+            else:
+                kind, column = self.arrow[name]
+                data[name] = _arrow_to_series(column, kind)
+        return pd.DataFrame(data, columns=self.names).reset_index(drop=True)
+
+
+def _typed_chunk(
+    rows: list[dict[str, Any]],
+    columns: Sequence[str],
+    types: Mapping[str, str],
+    *,
+    extra: bool,
+) -> _Chunk:
+    import pyarrow as pa
+
+    order = list(dict.fromkeys(columns))
+    if extra:
+        seen = set(order)
+        for row in rows:
+            for name in row:
+                if name not in seen and not name.startswith("@"):
+                    seen.add(name)
+                    order.append(name)
+    table: Any = None
+    if rows:
+        try:
+            table = pa.Table.from_pylist(rows)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+            table = None  # mixed types in a column: typed column by column below
+    present = set(table.column_names) if table is not None else set()
+    chunk = _Chunk(len(rows), order)
+    for name in order:
+        # from_pylist takes its columns from the first row: others go the slow way
+        if name in present or not rows:
+            column = table.column(name) if name in present else pa.chunked_array([], pa.null())
+            kind = cdm_kind(types[name]) if name in types else _arrow_kind(str(column.type))
+            cast = _arrow_cast(column, kind) if kind is not None else None
+            if kind is not None and cast is not None:
+                chunk.arrow[name] = (kind, cast)
+                continue
+        values = [row.get(name) for row in rows]
+        kind = cdm_kind(types[name]) if name in types else _infer_kind(values)
+        chunk.other[name] = convert(values, kind)
+    return chunk
 
 
 def rows_frame(
@@ -239,39 +320,30 @@ def rows_frame(
     >>> [str(t) for t in df.dtypes]
     ['string', 'Int64']
     """
+    return _typed_chunk(rows, columns, types, extra=extra).frame()
+
+
+def _chunks_frame(chunks: list[_Chunk]) -> pd.DataFrame:
+    """The chunks as one DataFrame, each column made a pandas object once.
+
+    A column Arrow typed alike in every chunk is joined in Arrow and converted once; when
+    any column is not (a chunk lacks it, a chunk needed the general converter, or an
+    inferred type differs between chunks) the chunks are framed one by one and
+    concatenated, exactly as before.
+    """
     import pandas as pd
     import pyarrow as pa
 
-    names, _ = page_columns(rows[:0], columns, extra=False)
-    order = list(names)
-    if extra:
-        seen = set(order)
-        for row in rows:
-            for name in row:
-                if name not in seen and not name.startswith("@"):
-                    seen.add(name)
-                    order.append(name)
-    table: Any = None
-    if rows:
-        try:
-            table = pa.Table.from_pylist(rows)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
-            table = None  # mixed types in a column: typed column by column below
-    present = set(table.column_names) if table is not None else set()
+    order = list(dict.fromkeys(name for chunk in chunks for name in chunk.names))
     data: dict[str, pd.Series] = {}
     for name in order:
-        series = None
-        # from_pylist takes its columns from the first row: others go the slow way
-        if name in present or not rows:
-            column = table.column(name) if name in present else pa.nulls(0)
-            kind = cdm_kind(types[name]) if name in types else _arrow_kind(str(column.type))
-            if kind is not None:
-                series = _arrow_series(column, kind)
-        if series is None:
-            values = [row.get(name) for row in rows]
-            kind = cdm_kind(types[name]) if name in types else _infer_kind(values)
-            series = convert(values, kind)
-        data[name] = series
+        pieces = [chunk.arrow.get(name) for chunk in chunks]
+        typed = [piece for piece in pieces if piece is not None]
+        if len(typed) < len(pieces) or len({kind for kind, _ in typed}) != 1:
+            return concat_frames([chunk.frame() for chunk in chunks])
+        kind, first = typed[0]
+        parts = [part for _, column in typed for part in column.chunks]
+        data[name] = _arrow_to_series(pa.chunked_array(parts, type=first.type), kind)
     return pd.DataFrame(data, columns=order).reset_index(drop=True)
 
 
@@ -344,7 +416,7 @@ class ColumnAccumulator:
         self.columns = list(columns)
         self.chunk_rows = chunk_rows
         self.extra = extra
-        self._chunks: list[pd.DataFrame] = []
+        self._chunks: list[_Chunk] = []
         self._pending: list[dict[str, Any]] = []
         self.rows = 0
         self.pages = 0
@@ -361,14 +433,14 @@ class ColumnAccumulator:
     def _flush(self) -> None:
         if self._pending or not self._chunks:
             self._chunks.append(
-                rows_frame(self._pending, self.columns, self.types, extra=self.extra)
+                _typed_chunk(self._pending, self.columns, self.types, extra=self.extra)
             )
         self._pending = []
 
     def finish(self) -> pd.DataFrame:
         """All rows once each, ordered by key (the accumulator is empty afterwards)."""
         self._flush()
-        frame = concat_frames(self._chunks)
+        frame = _chunks_frame(self._chunks)
         self._chunks = []
         if self.key in frame.columns and len(frame) and not _strictly_increasing(frame[self.key]):
             duplicated = frame[self.key].duplicated(keep="first")

@@ -109,3 +109,43 @@ def test_accumulator_chunks_dedupes_and_orders_by_key() -> None:
     empty = ColumnAccumulator(key="Id", types=types, columns=["Id", "N"]).finish()
     assert list(empty.columns) == ["Id", "N"]
     assert str(empty["N"].dtype) == "Int64"
+
+
+def test_accumulator_matches_entity_frame_across_arrow_and_fallback_chunks() -> None:
+    # Chunks of 2 rows: some columns are typed by Arrow in one chunk and need the general
+    # converter in another (text in an Int64 column, a date without a zone, an extra column
+    # of ints in one chunk and floats in another): the result is what entity_frame gives.
+    types = {"Id": "String", "N": "Int64", "T": "DateTimeOffset", "F": "Double", "B": "Boolean"}
+    rows = [
+        {"Id": "a", "N": 1, "T": "2024-01-01T10:00:00Z", "F": 1, "B": True, "X": 1},
+        {"Id": "b", "N": None, "T": None, "F": 2.5, "B": None, "X": None},
+        {"Id": "c", "N": "7", "T": "2024-01-02T10:00:00", "F": None, "B": "yes", "X": 2.5},
+        {"Id": "d", "N": 4, "T": "2024-01-03T10:00:00+02:00", "F": 3.0, "B": False},
+        {"Id": "e", "N": 5, "T": "2024-01-04T10:00:00Z", "F": 4.0, "B": True, "X": 3},
+    ]
+    acc = ColumnAccumulator(key="Id", types=types, columns=list(types), chunk_rows=2)
+    for row in rows:
+        acc.add([row])
+    pd.testing.assert_frame_equal(acc.finish(), frames.entity_frame(rows, types))
+
+
+def test_accumulator_joins_arrow_chunks_once_with_the_documented_dtypes() -> None:
+    types = {"Id": "String", "T": "DateTimeOffset", "F": "Double", "N": "Int64", "B": "Boolean"}
+    rows = [
+        {
+            "Id": f"{i:03d}",
+            "T": f"2024-01-01T00:00:{i % 60:02d}Z",
+            "F": i / 2,
+            "N": i,
+            "B": i % 2 == 0,
+        }
+        for i in range(10)
+    ]
+    acc = ColumnAccumulator(key="Id", types=types, columns=list(types), chunk_rows=3)
+    for i in range(0, 10, 2):
+        acc.add(rows[i : i + 2])
+    frame = acc.finish()
+    assert [str(t) for t in frame.dtypes] == [
+        "string", "datetime64[us, UTC]", "Float64", "Int64", "boolean"
+    ]  # fmt: skip
+    pd.testing.assert_frame_equal(frame, frames.entity_frame(rows, types))
