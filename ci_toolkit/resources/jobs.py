@@ -274,6 +274,7 @@ class JobHandle:
             raise ValueError("the service returned a job without a jobId")
         self._session = session
         self._jobs_path = jobs_path
+        self._failed_polls = 0
         self.info: dict[str, Any] = dict(info)
 
     @property
@@ -336,6 +337,41 @@ class JobHandle:
             self.info = dict(body)
         return self
 
+    def poll(self) -> bool:
+        """Refresh once, riding out a poll that failed after its retries.
+
+        A poll that meets an unreachable service, a 5xx or throttling is skipped (logged)
+        unless ``MAX_FAILED_POLLS`` polls in a row failed; then its error is raised. Use it
+        to follow a job in a loop of your own (``wait`` and the widgets do).
+
+        Returns
+        -------
+        bool
+            True when the status was refreshed, False when this poll was skipped.
+
+        Raises
+        ------
+        ci_toolkit.exceptions.ServiceUnreachableError, ServiceError, ThrottledError
+            The ``MAX_FAILED_POLLS``-th failed poll in a row.
+
+        Examples
+        --------
+        >>> while not job.done:  # doctest: +SKIP
+        ...     time.sleep(5)
+        ...     job.poll()
+        """
+        try:
+            self.refresh()
+        except (ServiceUnreachableError, ServiceError, ThrottledError) as exc:
+            self._failed_polls += 1
+            if self._failed_polls >= MAX_FAILED_POLLS:
+                self._failed_polls = 0
+                raise
+            logger.warning("job %s: a status poll failed (%s); polling on", self.job_id, exc)
+            return False
+        self._failed_polls = 0
+        return True
+
     def cancel(self) -> JobHandle:
         """Ask the service to cancel the job.
 
@@ -397,7 +433,6 @@ class JobHandle:
         if timeout is not None and timeout < 0:
             raise ValueError("timeout must not be negative")
         deadline = None if timeout is None else time.monotonic() + timeout
-        failed_polls = 0
         bar: Any = None
         try:
             while True:
@@ -427,17 +462,7 @@ class JobHandle:
                     time.sleep(min(poll_interval, remaining))
                 else:
                     time.sleep(poll_interval)
-                try:
-                    self.refresh()
-                except (ServiceUnreachableError, ServiceError, ThrottledError) as exc:
-                    failed_polls += 1
-                    if failed_polls >= MAX_FAILED_POLLS:
-                        raise
-                    logger.warning(
-                        "job %s: a status poll failed (%s); polling on", self.job_id, exc
-                    )
-                else:
-                    failed_polls = 0
+                self.poll()
         finally:
             if bar is not None:
                 bar.close()

@@ -340,7 +340,7 @@ class CIWidget(widgets.VBox):  # type: ignore[misc]
                     break
                 if stop.wait(self.poll_interval):
                     return
-                job.refresh()
+                job.poll()
             self.say(job_summary(job))
             if on_done is not None:
                 on_done(job)

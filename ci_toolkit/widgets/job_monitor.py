@@ -171,7 +171,7 @@ class JobMonitor(CIWidget):
         while not job.done:
             if stop.wait(self.poll_interval) or watch.is_set():
                 return
-            job.refresh()
+            job.poll()
             self._render(job)
         self.say(f"Job {job.job_id[:8]} ended {job.status}.")
         self.reload()

@@ -12,6 +12,7 @@ from ci_toolkit import exceptions as exc
 from ci_toolkit.auth.httpx_auth import TokenAuth
 from ci_toolkit.http.retry import RetryPolicy
 from ci_toolkit.http.session import ApiSession, build_http_client
+from ci_toolkit.resources.jobs import JobHandle
 
 KEY = "subscr1ption-key-value"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -230,3 +231,30 @@ def test_requests_are_logged_at_debug_without_secrets(caplog: pytest.LogCaptureF
 def test_empty_body_returns_none() -> None:
     handler, _ = _sequence(httpx.Response(204))
     assert _session(handler).request_json("DELETE", "instances/i/manage/segments/s") is None
+
+
+def test_job_poll_rides_out_failed_polls_until_too_many_in_a_row() -> None:
+    job_body = {"jobId": "j1", "jobStatus": "running", "tasks": []}
+    done_body = {**job_body, "jobStatus": "successful"}
+    handler, _ = _sequence(
+        httpx.Response(503),
+        httpx.Response(200, json=job_body),
+        httpx.Response(503),
+        httpx.Response(503),
+        httpx.Response(200, json=done_body),
+        httpx.Response(503),
+        httpx.Response(503),
+        httpx.Response(503),
+    )
+    session = _session(handler, max_attempts=1)
+    job = JobHandle(session, "instances/i/workflows/main/jobs", job_body)
+
+    assert job.poll() is False  # skipped, status kept
+    assert job.status == "running"
+    assert job.poll() is True  # a success resets the count of failures in a row
+    assert [job.poll(), job.poll()] == [False, False]
+    assert job.poll() is True
+    assert job.status == "successful"
+    assert [job.poll(), job.poll()] == [False, False]
+    with pytest.raises(exc.ServiceError):
+        job.poll()  # the third failed poll in a row is raised
