@@ -20,9 +20,11 @@ import base64
 import hashlib
 import json
 import logging
+import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jwt
@@ -41,6 +43,10 @@ logger = logging.getLogger(__name__)
 
 #: Clock skew the validator tolerates, in seconds (kept small so expiry tests stay quick).
 LEEWAY_SECONDS = 0
+
+#: How many validated tokens :meth:`TokenService.validate_access_token` remembers (the
+#: least recently used is forgotten first); a client sends the same token until it expires.
+VALIDATED_CACHE_SIZE = 256
 
 
 class TokenError(Exception):
@@ -80,6 +86,9 @@ class TokenService:
             "n": _b64url_uint(numbers.n),
             "e": _b64url_uint(numbers.e),
         }
+        self._public_key = self._key.public_key()
+        self._validated: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._validated_lock = threading.Lock()
 
     def jwks(self) -> dict[str, Any]:
         """The JSON Web Key Set publishing the signing key."""
@@ -178,11 +187,40 @@ class TokenService:
     def validate_access_token(self, token: str, *, issuer: str) -> Principal:
         """Check signature, audience, issuer, lifetime and scope; return the principal.
 
+        A token that passed the signature, audience and issuer checks is remembered (keyed
+        by the token string and the issuer, at most :data:`VALIDATED_CACHE_SIZE` of them),
+        so the next request with it skips the RS256 verification; its lifetime (``iat``,
+        ``nbf``, ``exp``) is checked again on every request exactly as PyJWT checks it, so
+        an expired token is rejected whether it was remembered or not, as are the tenant,
+        principal and scope. Rejected tokens are never remembered.
+
         Raises
         ------
         TokenError
             With a description like the one ASP.NET's JWT bearer handler gives.
         """
+        cache_key = (token, issuer)
+        with self._validated_lock:
+            claims = self._validated.get(cache_key)
+            if claims is not None:
+                self._validated.move_to_end(cache_key)
+        if claims is None:
+            claims = self._decode(token, issuer=issuer)
+            with self._validated_lock:
+                self._validated[cache_key] = claims
+                while len(self._validated) > VALIDATED_CACHE_SIZE:
+                    self._validated.popitem(last=False)
+        else:
+            try:
+                _check_lifetime(claims, time.time())
+            except TokenError:
+                with self._validated_lock:
+                    self._validated.pop(cache_key, None)
+                raise
+        return self._principal(claims)
+
+    def _decode(self, token: str, *, issuer: str) -> dict[str, Any]:
+        """The claims of a token whose header, signature, audience, issuer and times hold."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -194,7 +232,7 @@ class TokenService:
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
-                self._key.public_key(),
+                self._public_key,
                 algorithms=["RS256"],
                 audience=[API_AUDIENCE, f"{API_AUDIENCE}/"],
                 issuer=issuer,
@@ -213,6 +251,10 @@ class TokenService:
             raise TokenError("The token is not yet valid.") from None
         except jwt.PyJWTError as exc:
             raise TokenError(f"The token is invalid: {exc}.") from None
+        return claims
+
+    def _principal(self, claims: Mapping[str, Any]) -> Principal:
+        """The principal valid claims name, after the tenant and scope checks."""
         if claims["tid"] != self.directory.tenant_id:
             raise TokenError("The token was issued for another tenant.")
         principal = self.directory.principal(str(claims["oid"]))
@@ -224,3 +266,20 @@ class TokenService:
         elif "user_impersonation" not in str(claims.get("scp", "")).split():
             raise TokenError("The token lacks the user_impersonation scope.")
         return principal
+
+
+def _check_lifetime(claims: Mapping[str, Any], now: float) -> None:
+    """Check ``iat``, ``nbf`` and ``exp`` as ``jwt.decode`` does (same comparisons, leeway).
+
+    Raises
+    ------
+    TokenError
+        ``The token is not yet valid.`` (``iat`` or ``nbf`` in the future) or ``The token
+        is expired.`` (``exp`` reached).
+    """
+    if int(claims["iat"]) > now + LEEWAY_SECONDS:
+        raise TokenError("The token is not yet valid.")
+    if "nbf" in claims and int(claims["nbf"]) > now + LEEWAY_SECONDS:
+        raise TokenError("The token is not yet valid.")
+    if int(claims["exp"]) <= now - LEEWAY_SECONDS:
+        raise TokenError("The token is expired.")

@@ -344,3 +344,68 @@ def test_faults_and_credentials_apply_to_the_api_only(faults: Emulator, bare: ht
     discovery = bare.get(f"{faults.settings.authority}/v2.0/.well-known/openid-configuration")
     assert discovery.status_code == 200  # Azure AD is not behind the API gateway
     assert bare.get("/instances").status_code == 503
+
+
+def _issuer(emulator: Emulator) -> str:
+    return f"{emulator.state.public_url}/{emulator.state.directory.tenant_id}/v2.0"
+
+
+def test_a_remembered_token_is_rejected_once_it_expires(
+    emulator: Emulator, bare: httpx.Client
+) -> None:
+    # Accepted (and so remembered by the gateway's cache of validated tokens) while valid,
+    # then rejected as expired over HTTPS once its exp has passed.
+    token = emulator.mint_token(lifetime=2)
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    assert bare.get("/instances", headers=creds(emulator, token)).status_code == 200
+    assert bare.get("/instances", headers=creds(emulator, token)).status_code == 200
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    response = bare.get("/instances", headers=creds(emulator, token))
+    assert response.status_code == 401
+    assert "expired" in response.headers["WWW-Authenticate"]
+
+
+def test_validated_tokens_skip_the_signature_check_but_not_the_clock(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ci_toolkit.emulator import tokens as tokens_module
+    from ci_toolkit.emulator.tokens import TokenError
+
+    service = emulator.state.tokens
+    token = emulator.mint_token(lifetime=60)
+    decoded: list[str] = []
+    real_decode = tokens_module.jwt.decode
+
+    def counting_decode(jwt_text: str, *args: object, **kwargs: object) -> object:
+        decoded.append(jwt_text)
+        return real_decode(jwt_text, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tokens_module.jwt, "decode", counting_decode)
+    first = service.validate_access_token(token, issuer=_issuer(emulator))
+    second = service.validate_access_token(token, issuer=_issuer(emulator))
+    assert first == second
+    assert decoded == [token]  # verified once
+    # Another issuer is another key in the cache: verified (and rejected) in full.
+    with pytest.raises(TokenError, match="issuer"):
+        service.validate_access_token(token, issuer="https://elsewhere/v2.0")
+    assert decoded == [token, token]
+    # The remembered token's exp is checked on every use: a minute later it is expired.
+    later = time.time() + 61
+    monkeypatch.setattr(tokens_module.time, "time", lambda: later)
+    with pytest.raises(TokenError, match="expired"):
+        service.validate_access_token(token, issuer=_issuer(emulator))
+    assert decoded == [token, token]  # rejected from the cache, without a new decode
+
+
+def test_the_cache_of_validated_tokens_is_bounded(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ci_toolkit.emulator import tokens as tokens_module
+
+    monkeypatch.setattr(tokens_module, "VALIDATED_CACHE_SIZE", 3)
+    service = emulator.state.tokens
+    minted = [emulator.mint_token(lifetime=60 + i) for i in range(5)]
+    for token in minted:
+        service.validate_access_token(token, issuer=_issuer(emulator))
+    remembered = [token for token, _ in service._validated]
+    assert remembered == minted[-3:]
