@@ -30,6 +30,8 @@ from ci_toolkit.http.retry import RetryPolicy
 from ci_toolkit.http.session import ApiSession, open_session
 
 if TYPE_CHECKING:
+    import httpx
+
     from ci_toolkit.client import CustomerInsights
     from ci_toolkit.emulator import Emulator
 
@@ -154,6 +156,7 @@ def connect_session(
     emulator: bool | None = None,
     config_file: str | os.PathLike[str] | None = None,
     retry_policy: RetryPolicy | None = None,
+    timeout: float | httpx.Timeout | None = None,
     sign_in: bool = True,
 ) -> tuple[ApiSession, Settings]:
     """Resolve settings, sign in and open the HTTP session (``connect()`` without the client).
@@ -189,6 +192,7 @@ def connect_session(
         prompt=prompt or default_prompt(),
         token_cache=token_cache and not settings.emulator,
         retry_policy=retry_policy,
+        timeout=timeout,
     )
     if sign_in and session.credential is not None:
         try:
@@ -215,6 +219,7 @@ def connect(
     emulator: bool | None = None,
     config_file: str | os.PathLike[str] | None = None,
     retry_policy: RetryPolicy | None = None,
+    timeout: float | httpx.Timeout | None = None,
     sign_in: bool = True,
 ) -> CustomerInsights:
     """Connect to Customer Insights (or the embedded emulator) and sign in.
@@ -241,6 +246,9 @@ def connect(
         Another TOML config file instead of the user's.
     retry_policy
         Retry settings (:class:`ci_toolkit.http.RetryPolicy`).
+    timeout
+        Seconds each request phase may take (connect, read, write, pool), or an
+        ``httpx.Timeout``; default connect 10 s, read and write 60 s.
     sign_in
         Sign in now (default) rather than at the first request.
 
@@ -278,6 +286,7 @@ def connect(
         emulator=emulator,
         config_file=config_file,
         retry_policy=retry_policy,
+        timeout=timeout,
         sign_in=sign_in,
     )
     kwargs: dict[str, Any] = {"instance_id": settings.instance_id}

@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ci_toolkit import _defaults
-from ci_toolkit.exceptions import ApiStatusError, CustomerInsightsError, ServiceUnreachableError
+from ci_toolkit.exceptions import (
+    ApiStatusError,
+    ConfigurationError,
+    CustomerInsightsError,
+    ServiceUnreachableError,
+)
 from ci_toolkit.http.errors import error_from_response, request_id_of, unreachable_hint
 from ci_toolkit.http.retry import RetryPolicy, send_with_retries
 
@@ -62,6 +67,23 @@ def ssl_context(ca_file: Path | None) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=str(ca_file))
 
 
+def _timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
+    if timeout is None:
+        return httpx.Timeout(
+            connect=_defaults.CONNECT_TIMEOUT,
+            read=_defaults.READ_TIMEOUT,
+            write=_defaults.WRITE_TIMEOUT,
+            pool=_defaults.POOL_TIMEOUT,
+        )
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigurationError(
+            f"timeout must be a positive number of seconds or an httpx.Timeout, not {timeout!r}"
+        )
+    return httpx.Timeout(float(timeout))
+
+
 def build_http_client(
     *,
     base_url: str | None = None,
@@ -69,6 +91,7 @@ def build_http_client(
     auth: httpx.Auth | None = None,
     headers: Mapping[str, str] | None = None,
     transport: httpx.BaseTransport | None = None,
+    timeout: float | httpx.Timeout | None = None,
 ) -> httpx.Client:
     """An ``httpx.Client`` with ci-toolkit's timeouts, pool limits and TLS verification.
 
@@ -84,6 +107,9 @@ def build_http_client(
         Default headers (e.g. the subscription key).
     transport
         A custom transport (tests).
+    timeout
+        Seconds for each phase (connect, read, write, pool) or an ``httpx.Timeout``;
+        ``None`` for the defaults (connect 10 s, read and write 60 s, pool 10 s).
 
     Returns
     -------
@@ -99,12 +125,7 @@ def build_http_client(
         base_url=(base_url.rstrip("/") + "/") if base_url else "",
         auth=auth,
         headers={"User-Agent": _defaults.USER_AGENT, **(headers or {})},
-        timeout=httpx.Timeout(
-            connect=_defaults.CONNECT_TIMEOUT,
-            read=_defaults.READ_TIMEOUT,
-            write=_defaults.WRITE_TIMEOUT,
-            pool=_defaults.POOL_TIMEOUT,
-        ),
+        timeout=_timeout(timeout),
         limits=httpx.Limits(max_connections=_defaults.MAX_CONNECTIONS),
         verify=ssl_context(ca_file),
         transport=transport,
@@ -341,6 +362,7 @@ def open_session(
     retry_policy: RetryPolicy | None = None,
     scopes: Sequence[str] | None = None,
     transport: httpx.BaseTransport | None = None,
+    timeout: float | httpx.Timeout | None = None,
 ) -> ApiSession:
     """An :class:`ApiSession` for ``settings``: MSAL credential, token cache, HTTP client.
 
@@ -362,6 +384,8 @@ def open_session(
         Override the sign-in scopes.
     transport
         A custom transport for the API client (tests).
+    timeout
+        Request timeouts of the API and Azure AD clients (see :func:`build_http_client`).
 
     Returns
     -------
@@ -374,7 +398,7 @@ def open_session(
     """
     from ci_toolkit.auth import TokenAuth, TokenCacheStore, make_credential
 
-    msal_http = build_http_client(ca_file=settings.ca_file)
+    msal_http = build_http_client(ca_file=settings.ca_file, timeout=timeout)
     store = (
         TokenCacheStore.open(settings.cache_key, directory=cache_dir)
         if token_cache
@@ -389,6 +413,7 @@ def open_session(
         auth=TokenAuth(credential),
         headers={_defaults.SUBSCRIPTION_KEY_HEADER: settings.subscription_key},
         transport=transport,
+        timeout=timeout,
     )
     return ApiSession(
         client,

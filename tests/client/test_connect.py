@@ -8,26 +8,19 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 import ci_toolkit
 from ci_toolkit import connection
 from ci_toolkit import exceptions as exc
+from ci_toolkit._defaults import ENV_VARS
 from ci_toolkit.auth import ClientSecretCredential, DeviceCodeCredential, TerminalPrompt
 from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator, EmulatorConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV_NAMES = (
-    "CI_TENANT_ID",
-    "CI_CLIENT_ID",
-    "CI_CLIENT_SECRET",
-    "CI_SUBSCRIPTION_KEY",
-    "CI_INSTANCE_ID",
-    "CI_BASE_URL",
-    "CI_AUTHORITY",
-    "CI_CA_FILE",
-)
+ENV_NAMES = tuple(ENV_VARS.values())
 
 
 class Prompts:
@@ -119,6 +112,23 @@ def test_environment_connects_with_device_code(
     assert ci.session.base_url == emulator.settings.base_url + "/"
     assert not [r for r in caplog.records if "embedded emulator" in r.getMessage()]
     assert emulator.settings.instance_id in set(ci.instances()["instanceId"])
+
+
+def test_timeout_applies_to_every_request_and_is_checked(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, connected: list[CustomerInsights]
+) -> None:
+    _emulator_env(emulator, monkeypatch)
+    ci = ci_toolkit.connect(prompt=Prompts(), timeout=7.5)
+    connected.append(ci)
+    assert ci.session.client.timeout == httpx.Timeout(7.5)
+    default = ci_toolkit.connect(prompt=Prompts())
+    connected.append(default)
+    assert default.session.client.timeout == httpx.Timeout(10.0, read=60.0, write=60.0)
+    for bad in (0, -1, "30s"):
+        prompts = Prompts()
+        with pytest.raises(exc.ConfigurationError, match="timeout must be a positive number"):
+            ci_toolkit.connect(prompt=prompts, timeout=bad)  # type: ignore[arg-type]
+        assert prompts.codes == []  # refused before any sign-in
 
 
 def test_sign_out_forgets_the_account_and_its_cache_file(
