@@ -74,4 +74,7 @@ def main() -> None:
           f"{serving:.1f} s = {limit:.1f} s; toolkit / limit = {tk / limit:.2f} "
           "(target <= 1.5)")  # fmt: skip
     print(f"toolkit / transfer-only = {tk / moved:.2f}")
+    client_cpu = median([r["cpu_seconds"] for r in runs["toolkit"]])
+    print(f"CPU during the toolkit pull: toolkit process {client_cpu:.1f} s, emulator "
+          f"{serving:.1f} s ({serving / requests * 1000:.2f} ms per request)")  # fmt: skip
     print(f"exactly once (rows == $count, unique, key order) in every run: {exact}")
