@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from ci_toolkit.emulator import Emulator, EmulatorConfig
+from tests.support import api_client, isolate_user_settings
 
 
 @pytest.fixture(scope="session")
@@ -20,14 +22,7 @@ def emulator() -> Iterator[Emulator]:
 @pytest.fixture
 def api(emulator: Emulator) -> Iterator[httpx.Client]:
     """An httpx client for the emulator's API carrying both credentials of an admin."""
-    settings = emulator.settings
-    headers = {
-        "Authorization": f"Bearer {emulator.mint_token(role='admin')}",
-        "Ocp-Apim-Subscription-Key": settings.subscription_key,
-    }
-    with httpx.Client(
-        base_url=settings.base_url, verify=settings.ssl_context(), headers=headers, timeout=30
-    ) as client:
+    with api_client(emulator) as client:
         yield client
 
 
@@ -35,3 +30,9 @@ def api(emulator: Emulator) -> Iterator[httpx.Client]:
 def instance_id(emulator: Emulator) -> str:
     """The demo production instance."""
     return emulator.settings.instance_id
+
+
+@pytest.fixture
+def no_user_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``CI_*`` variable, config file or token cache of the person running the tests."""
+    isolate_user_settings(tmp_path, monkeypatch)

@@ -10,21 +10,12 @@ import pytest
 from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator
 from ci_toolkit.http.session import ApiSession
+from tests.support import api_client
 
 
 def make_session(emulator: Emulator, role: str = "admin") -> ApiSession:
     """An ``ApiSession`` on the emulator carrying both credentials of a demo user."""
-    settings = emulator.settings
-    client = httpx.Client(
-        base_url=settings.base_url.rstrip("/") + "/",
-        verify=settings.ssl_context(),
-        headers={
-            "Authorization": f"Bearer {emulator.mint_token(role=role)}",
-            "Ocp-Apim-Subscription-Key": settings.subscription_key,
-        },
-        timeout=30,
-    )
-    return ApiSession(client)
+    return ApiSession(api_client(emulator, role=role))
 
 
 @pytest.fixture(scope="session")
@@ -38,16 +29,7 @@ def ci(emulator: Emulator) -> Iterator[CustomerInsights]:
 @pytest.fixture(scope="session")
 def raw(emulator: Emulator) -> Iterator[httpx.Client]:
     """A plain httpx client on the same API, for cross-checking values against the JSON."""
-    settings = emulator.settings
-    with httpx.Client(
-        base_url=settings.base_url.rstrip("/") + "/",
-        verify=settings.ssl_context(),
-        headers={
-            "Authorization": f"Bearer {emulator.mint_token(role='admin')}",
-            "Ocp-Apim-Subscription-Key": settings.subscription_key,
-        },
-        timeout=30,
-    ) as client:
+    with api_client(emulator) as client:
         yield client
 
 

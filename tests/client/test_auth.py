@@ -29,29 +29,9 @@ from ci_toolkit.auth import (
 from ci_toolkit.config import Settings
 from ci_toolkit.emulator import Emulator, EmulatorConfig
 from ci_toolkit.http.session import build_http_client, open_session
+from tests.support import RecordingPrompt, emulator_env
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class RecordingPrompt:
-    """A device code prompt remembering what it was shown and the outcome."""
-
-    def __init__(self, on_code: object = None) -> None:
-        self.calls: list[tuple[str, str, datetime]] = []
-        self.waits = 0
-        self.outcome: tuple[bool, str] | None = None
-        self.on_code = on_code
-
-    def __call__(self, verification_uri: str, user_code: str, expires_on: datetime) -> None:
-        self.calls.append((verification_uri, user_code, expires_on))
-        if callable(self.on_code):
-            self.on_code(user_code)
-
-    def waiting(self, seconds_left: float) -> None:
-        self.waits += 1
-
-    def finished(self, *, success: bool, message: str) -> None:
-        self.outcome = (success, message)
 
 
 def public_settings(emu: Emulator, **changes: object) -> Settings:
@@ -78,10 +58,7 @@ def app_settings(emu: Emulator, **changes: object) -> Settings:
     return public_settings(emu, **values)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+pytestmark = pytest.mark.usefixtures("no_user_settings")
 
 
 @pytest.fixture
@@ -172,17 +149,11 @@ def test_new_process_reuses_the_cache_silently(emulator: Emulator, tmp_path: Pat
         session.request_json("GET", "instances")
     assert len(first.calls) == 1
 
-    s = emulator.settings
     env = {
         **os.environ,
         "XDG_CACHE_HOME": str(tmp_path / "cache"),
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "CI_TENANT_ID": s.tenant_id,
-        "CI_CLIENT_ID": s.client_id,
-        "CI_SUBSCRIPTION_KEY": s.subscription_key,
-        "CI_AUTHORITY": s.authority,
-        "CI_BASE_URL": s.base_url,
-        "CI_CA_FILE": str(s.ca_file),
+        **emulator_env(emulator),
     }
     env.pop("CI_CLIENT_SECRET", None)
     script = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,24 +24,12 @@ from ci_toolkit import exceptions as exc
 from ci_toolkit._defaults import ENV_VARS
 from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator, EmulatorConfig
+from tests.support import RecordingPrompt, connect_args
 
 PACKAGE = Path(ci_toolkit.__file__).resolve().parent
 #: ci-toolkit's connection settings (CI_TENANT_ID, ...): none may leak in from outside.
 ENV_NAMES = tuple(ENV_VARS.values())
 UNKNOWN_GUID = "0b5e1c2d-0000-4000-8000-00000000beef"
-
-
-class Prompt:
-    """A device code prompt remembering the codes it showed; ``on_code`` acts on each."""
-
-    def __init__(self, on_code: Callable[[str], object] | None = None) -> None:
-        self.codes: list[str] = []
-        self.on_code = on_code
-
-    def __call__(self, verification_uri: str, user_code: str, expires_on: object) -> None:
-        self.codes.append(user_code)
-        if self.on_code is not None:
-            self.on_code(user_code)
 
 
 @pytest.fixture(scope="module")
@@ -59,35 +47,16 @@ def manual() -> Iterator[Emulator]:
         yield emu
 
 
-@pytest.fixture(autouse=True)
-def _no_settings_leak_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_user_settings")
 
 
-def settings_of(emu: Emulator, **changes: Any) -> dict[str, Any]:
-    """``connect()`` arguments for ``emu``; a change to ``None`` leaves that setting out."""
-    s = emu.settings
-    values: dict[str, Any] = {
-        "tenant_id": s.tenant_id,
-        "client_id": s.client_id,
-        "subscription_key": s.subscription_key,
-        "authority": s.authority,
-        "base_url": s.base_url,
-        "ca_file": s.ca_file,
-        "instance_id": s.instance_id,
-    }
-    values.update(changes)
-    return values
-
-
-def connect(emu: Emulator, prompt: Prompt | None = None, **changes: Any) -> CustomerInsights:
+def connect(
+    emu: Emulator, prompt: RecordingPrompt | None = None, **changes: Any
+) -> CustomerInsights:
     """``ci_toolkit.connect()`` to ``emu``: no token cache, no user config file, no fallback."""
     return ci_toolkit.connect(
-        **settings_of(emu, **changes),
-        prompt=prompt or Prompt(),
+        **connect_args(emu, **changes),
+        prompt=prompt or RecordingPrompt(),
         token_cache=False,
         emulator=False,
         config_file=Path("/nonexistent/ci-toolkit/config.toml"),
@@ -184,7 +153,7 @@ def test_wrong_instance_id(world: Emulator, admin: CustomerInsights) -> None:
 
 
 def test_malformed_instance_id(world: Emulator, admin: CustomerInsights) -> None:
-    prompt = Prompt()
+    prompt = RecordingPrompt()
     with pytest.raises(exc.ConfigurationError) as info:
         connect(world, prompt, instance_id="contoso-prod")
     text = assert_toolkit_error(info, exc.ConfigurationError)
@@ -316,7 +285,7 @@ def test_viewer_trying_to_change_something(world: Emulator) -> None:
 
 
 def test_missing_subscription_key(world: Emulator) -> None:
-    prompt = Prompt()
+    prompt = RecordingPrompt()
     with pytest.raises(exc.ConfigurationError) as info:
         connect(world, prompt, subscription_key=None)
     text = assert_toolkit_error(info, exc.ConfigurationError)
@@ -351,7 +320,7 @@ def test_unknown_tenant(world: Emulator) -> None:
 
 def test_wrong_client_id(world: Emulator) -> None:
     client_id = "00000000-0000-0000-0000-00000000dead"
-    prompt = Prompt()
+    prompt = RecordingPrompt()
     with pytest.raises(exc.UnknownClientError) as info:
         connect(world, prompt, client_id=client_id)
     text = assert_toolkit_error(info, exc.UnknownClientError)
@@ -362,7 +331,7 @@ def test_wrong_client_id(world: Emulator) -> None:
 
 
 def test_declined_device_code(manual: Emulator) -> None:
-    prompt = Prompt(lambda code: manual.aad.decide(code, "admin", approve=False))
+    prompt = RecordingPrompt(lambda code: manual.aad.decide(code, "admin", approve=False))
     with pytest.raises(exc.SignInDeclinedError) as info:
         connect(manual, prompt)
     text = assert_toolkit_error(info, exc.SignInDeclinedError)
@@ -375,7 +344,7 @@ def test_expired_device_code(manual: Emulator) -> None:
     def let_it_expire(code: str) -> None:
         manual.aad._by_user_code[code].expires_at = time.time() - 1
 
-    prompt = Prompt(let_it_expire)
+    prompt = RecordingPrompt(let_it_expire)
     with pytest.raises(exc.DeviceCodeExpiredError) as info:
         connect(manual, prompt)
     text = assert_toolkit_error(info, exc.DeviceCodeExpiredError)
@@ -390,7 +359,7 @@ def test_missing_config_value(world: Emulator, tmp_path: Path) -> None:
         f'tenant_id = "{s.tenant_id}"\nsubscription_key = "{s.subscription_key}"\n',
         encoding="utf-8",
     )
-    prompt = Prompt()
+    prompt = RecordingPrompt()
     with pytest.raises(exc.ConfigurationError) as info:
         ci_toolkit.connect(prompt=prompt, config_file=config, token_cache=False)
     text = assert_toolkit_error(info, exc.ConfigurationError)

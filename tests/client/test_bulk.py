@@ -26,6 +26,7 @@ from ci_toolkit.exceptions import QueryError
 from ci_toolkit.http.session import ApiSession
 from ci_toolkit.odata import F
 from tests.client.conftest import make_session
+from tests.support import emulator_env, isolate_user_settings
 
 PROFILES = 3_000
 
@@ -176,17 +177,9 @@ def test_rate_limit_is_honoured_without_losing_rows(
 
 
 def test_token_refresh_mid_pull_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.delenv("CI_CLIENT_SECRET", raising=False)
+    isolate_user_settings(tmp_path, monkeypatch)
     with Emulator(EmulatorConfig(profiles=1500, token_lifetime=2, latency_ms=40, seed=4)) as e:
-        s = e.settings
-        for name, value in {
-            "CI_TENANT_ID": s.tenant_id, "CI_CLIENT_ID": s.client_id,
-            "CI_SUBSCRIPTION_KEY": s.subscription_key, "CI_AUTHORITY": s.authority,
-            "CI_BASE_URL": s.base_url, "CI_CA_FILE": str(s.ca_file),
-            "CI_INSTANCE_ID": s.instance_id,
-        }.items():  # fmt: skip
+        for name, value in emulator_env(e).items():
             monkeypatch.setenv(name, value)
         with ci_toolkit.connect(prompt=lambda *a: None) as ci:
             credential = ci.session.credential

@@ -14,42 +14,20 @@ import pytest
 import ci_toolkit
 from ci_toolkit import connection
 from ci_toolkit import exceptions as exc
-from ci_toolkit._defaults import ENV_VARS
 from ci_toolkit.auth import ClientSecretCredential, DeviceCodeCredential, TerminalPrompt
 from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator, EmulatorConfig
+from tests.support import RecordingPrompt, emulator_env
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV_NAMES = tuple(ENV_VARS.values())
 
 
-class Prompts:
-    """A device code prompt counting its calls."""
-
-    def __init__(self) -> None:
-        self.codes: list[str] = []
-
-    def __call__(self, verification_uri: str, user_code: str, expires_on: object) -> None:
-        self.codes.append(user_code)
-
-
-@pytest.fixture(autouse=True)
-def _clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_user_settings")
 
 
 def _emulator_env(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    s = emu.settings
-    monkeypatch.setenv("CI_TENANT_ID", s.tenant_id)
-    monkeypatch.setenv("CI_CLIENT_ID", s.client_id)
-    monkeypatch.setenv("CI_SUBSCRIPTION_KEY", s.subscription_key)
-    monkeypatch.setenv("CI_AUTHORITY", s.authority)
-    monkeypatch.setenv("CI_BASE_URL", s.base_url)
-    monkeypatch.setenv("CI_CA_FILE", str(s.ca_file))
-    monkeypatch.setenv("CI_INSTANCE_ID", s.instance_id)
+    for name, value in emulator_env(emu).items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
@@ -64,8 +42,8 @@ def test_no_settings_starts_the_embedded_emulator_once_and_says_so(
     caplog: pytest.LogCaptureFixture, connected: list[CustomerInsights]
 ) -> None:
     caplog.set_level(logging.WARNING)
-    first = ci_toolkit.connect(prompt=Prompts())
-    second = ci_toolkit.connect(prompt=Prompts())
+    first = ci_toolkit.connect(prompt=RecordingPrompt())
+    second = ci_toolkit.connect(prompt=RecordingPrompt())
     connected += [first, second]
     assert isinstance(first, CustomerInsights)
     assert first.session.base_url == second.session.base_url
@@ -104,7 +82,7 @@ def test_environment_connects_with_device_code(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="ci_toolkit.connection")
     _emulator_env(emulator, monkeypatch)
-    prompts = Prompts()
+    prompts = RecordingPrompt()
     ci = ci_toolkit.connect(prompt=prompts)
     connected.append(ci)
     assert isinstance(ci.session.credential, DeviceCodeCredential)
@@ -118,14 +96,14 @@ def test_timeout_applies_to_every_request_and_is_checked(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch, connected: list[CustomerInsights]
 ) -> None:
     _emulator_env(emulator, monkeypatch)
-    ci = ci_toolkit.connect(prompt=Prompts(), timeout=7.5)
+    ci = ci_toolkit.connect(prompt=RecordingPrompt(), timeout=7.5)
     connected.append(ci)
     assert ci.session.client.timeout == httpx.Timeout(7.5)
-    default = ci_toolkit.connect(prompt=Prompts())
+    default = ci_toolkit.connect(prompt=RecordingPrompt())
     connected.append(default)
     assert default.session.client.timeout == httpx.Timeout(10.0, read=60.0, write=60.0)
     for bad in (0, -1, "30s"):
-        prompts = Prompts()
+        prompts = RecordingPrompt()
         with pytest.raises(exc.ConfigurationError, match="timeout must be a positive number"):
             ci_toolkit.connect(prompt=prompts, timeout=bad)  # type: ignore[arg-type]
         assert prompts.codes == []  # refused before any sign-in
@@ -135,7 +113,7 @@ def test_sign_out_forgets_the_account_and_its_cache_file(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch, connected: list[CustomerInsights]
 ) -> None:
     _emulator_env(emulator, monkeypatch)
-    prompts = Prompts()
+    prompts = RecordingPrompt()
     ci = ci_toolkit.connect(prompt=prompts)
     connected.append(ci)
     ci.instances()
@@ -155,7 +133,7 @@ def test_client_secret_selects_client_credentials(
 ) -> None:
     _emulator_env(emulator, monkeypatch)
     monkeypatch.setenv("CI_CLIENT_ID", emulator.settings.confidential_client_id)
-    prompts = Prompts()
+    prompts = RecordingPrompt()
     ci = ci_toolkit.connect(client_secret=emulator.settings.client_secret, prompt=prompts)
     connected.append(ci)
     assert isinstance(ci.session.credential, ClientSecretCredential)
@@ -175,7 +153,7 @@ def test_config_file_is_read(
         f'base_url = "{s.base_url}"\nca_file = "{s.ca_file}"\ninstance_id = "{s.instance_id}"\n',
         encoding="utf-8",
     )
-    session, settings = connection.connect_session(prompt=Prompts())
+    session, settings = connection.connect_session(prompt=RecordingPrompt())
     try:
         assert settings.source == f"config file {path}"
         assert session.request_json("GET", "instances")
@@ -189,7 +167,7 @@ def test_sign_in_error_surfaces_at_connect(
     _emulator_env(emulator, monkeypatch)
     monkeypatch.setenv("CI_CLIENT_ID", "00000000-0000-0000-0000-00000000beef")
     with pytest.raises(exc.UnknownClientError):
-        ci_toolkit.connect(prompt=Prompts())
+        ci_toolkit.connect(prompt=RecordingPrompt())
 
 
 def test_long_pull_survives_expiring_tokens_and_a_401(
@@ -197,7 +175,7 @@ def test_long_pull_survives_expiring_tokens_and_a_401(
 ) -> None:
     with Emulator(EmulatorConfig(profiles=800, token_lifetime=2, latency_ms=300, seed=3)) as emu:
         _emulator_env(emu, monkeypatch)
-        prompts = Prompts()
+        prompts = RecordingPrompt()
         ci = ci_toolkit.connect(prompt=prompts)
         connected.append(ci)
         credential = ci.session.credential

@@ -15,6 +15,7 @@ from ci_toolkit.config import Settings
 from ci_toolkit.emulator import Emulator, EmulatorConfig
 from ci_toolkit.http.retry import RetryPolicy
 from ci_toolkit.http.session import ApiSession, open_session
+from tests.support import quiet_prompt
 
 
 def _settings(emu: Emulator, **changes: object) -> Settings:
@@ -31,19 +32,12 @@ def _settings(emu: Emulator, **changes: object) -> Settings:
     return replace(settings, **changes)  # type: ignore[arg-type]
 
 
-def _quiet(*args: object) -> None:
-    """A device code prompt that shows nothing (the emulator auto-approves)."""
-
-
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+pytestmark = pytest.mark.usefixtures("no_user_settings")
 
 
 @pytest.fixture
 def session(emulator: Emulator) -> Iterator[ApiSession]:
-    with open_session(_settings(emulator), prompt=_quiet, token_cache=False) as s:
+    with open_session(_settings(emulator), prompt=quiet_prompt, token_cache=False) as s:
         yield s
 
 
@@ -59,7 +53,7 @@ def faulty_session(faulty: Emulator) -> Iterator[tuple[ApiSession, list[float]]]
     sleeps: list[float] = []
     policy = RetryPolicy(sleep=sleeps.append, max_attempts=4)
     with open_session(
-        _settings(faulty), prompt=_quiet, token_cache=False, retry_policy=policy
+        _settings(faulty), prompt=quiet_prompt, token_cache=False, retry_policy=policy
     ) as s:
         s.request_json("GET", "instances")  # signed in before faults start
         yield s, sleeps
@@ -86,7 +80,7 @@ def test_not_found_carries_status_code_and_request_id(session: ApiSession) -> No
 def test_wrong_subscription_key_is_an_authentication_error(emulator: Emulator) -> None:
     settings = _settings(emulator, subscription_key="not-the-right-key-123")
     with (
-        open_session(settings, prompt=_quiet, token_cache=False) as s,
+        open_session(settings, prompt=quiet_prompt, token_cache=False) as s,
         pytest.raises(exc.AuthenticationError, match="CI_SUBSCRIPTION_KEY") as info,
     ):
         s.request_json("GET", "instances")
@@ -98,7 +92,7 @@ def test_viewer_cannot_submit_a_job(faulty: Emulator, instance_id: str) -> None:
     faulty.set_auto_approve(True, role="viewer")
     try:
         with (
-            open_session(_settings(faulty), prompt=_quiet, token_cache=False) as s,
+            open_session(_settings(faulty), prompt=quiet_prompt, token_cache=False) as s,
             pytest.raises(exc.PermissionDeniedError) as info,
         ):
             s.request_json(
@@ -176,7 +170,7 @@ def test_no_secret_reaches_logs_reprs_or_errors(
     caplog.set_level(logging.DEBUG)
     s = emulator.settings
     settings = _settings(emulator)
-    with open_session(settings, prompt=_quiet, token_cache=False) as session:
+    with open_session(settings, prompt=quiet_prompt, token_cache=False) as session:
         session.request_json("GET", "instances")
         assert session.credential is not None
         token = session.credential.get_token()
@@ -207,7 +201,7 @@ def test_untrusted_certificate_fails_fast_with_a_hint(emulator: Emulator) -> Non
     with (
         open_session(
             settings,
-            prompt=_quiet,
+            prompt=quiet_prompt,
             token_cache=False,
             retry_policy=RetryPolicy(sleep=sleeps.append),
         ) as session,

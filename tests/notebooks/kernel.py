@@ -17,6 +17,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from ci_toolkit.emulator import Emulator
+from tests.support import emulator_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -31,20 +32,10 @@ def run_cells(
     monkeypatch: pytest.MonkeyPatch,
 ) -> nbformat.NotebookNode:
     """Execute ``cells`` in a new kernel pointed at ``emulator``; fail the test on an error."""
-    s = emulator.settings
-    environment = {
-        "CI_TENANT_ID": s.tenant_id,
-        "CI_CLIENT_ID": s.client_id,
-        "CI_SUBSCRIPTION_KEY": s.subscription_key,
-        "CI_AUTHORITY": s.authority,
-        "CI_BASE_URL": s.base_url,
-        "CI_CA_FILE": str(s.ca_file),
-        "CI_INSTANCE_ID": s.instance_id,
-        "XDG_CACHE_HOME": str(tmp_path / "cache"),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-    }
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.delenv("CI_CLIENT_SECRET", raising=False)
-    for key, value in environment.items():
+    for key, value in emulator_env(emulator).items():
         monkeypatch.setenv(key, value)
 
     notebook = nbformat.v4.new_notebook()  # type: ignore[no-untyped-call]
@@ -52,18 +43,25 @@ def run_cells(
         nbformat.v4.new_code_cell(source)  # type: ignore[no-untyped-call]
         for source in cells
     ]
-    artifact = ARTIFACTS / f"{name}.ipynb"
+    execute(notebook, artifact=ARTIFACTS / f"{name}.ipynb")
+    return notebook
+
+
+def execute(notebook: nbformat.NotebookNode, *, artifact: Path, cwd: Path = ROOT) -> None:
+    """Run every cell of ``notebook`` in a new kernel started in ``cwd``; keep it at ``artifact``.
+
+    A failing cell fails the test, naming where the executed notebook was saved.
+    """
     client = NotebookClient(
-        notebook, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(ROOT)}}
+        notebook, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(cwd)}}
     )
     try:
         client.execute()
     except CellExecutionError as error:
-        pytest.fail(f"a cell failed (see {artifact}): {error}")
+        pytest.fail(f"{artifact.name}: a cell failed (see {artifact}): {error}")
     finally:
-        ARTIFACTS.mkdir(exist_ok=True)
+        artifact.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, artifact)  # type: ignore[no-untyped-call]
-    return notebook
 
 
 def stdout(cell: nbformat.NotebookNode) -> str:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 
 from ci_toolkit.emulator import Emulator, EmulatorConfig
+from tests.notebooks.kernel import execute, stdout
+from tests.support import emulator_env
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -84,23 +84,7 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _execute(notebook: nbformat.NotebookNode, name: str) -> None:
-    client = NotebookClient(
-        notebook,
-        kernel_name="python3",
-        timeout=120,
-        resources={"metadata": {"path": str(ROOT / "notebooks")}},
-    )
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        pytest.fail(f"{name}: a cell failed (see {ARTIFACTS / name}): {error}")
-    finally:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, ARTIFACTS / name)  # type: ignore[no-untyped-call]
-
-
-def _stdout(cell: nbformat.NotebookNode) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+    execute(notebook, artifact=ARTIFACTS / name, cwd=ROOT / "notebooks")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -110,7 +94,7 @@ def test_notebook_runs_and_shows_no_secret(path: Path, kernel_env: Path) -> None
     notebook.cells.append(nbformat.v4.new_code_cell(PROBE))  # type: ignore[no-untyped-call]
     _execute(notebook, path.name)
 
-    probe = json.loads(_stdout(notebook.cells[-1]).strip().splitlines()[-1])
+    probe = json.loads(stdout(notebook.cells[-1]).strip().splitlines()[-1])
     assert probe["config"].startswith(str(kernel_env)), "the kernel read the real config file"
     secrets = {kind: [s for s in values if s] for kind, values in probe["secrets"].items()}
     assert secrets["subscription_key"], "the probe found the emulator's subscription key"
@@ -170,7 +154,7 @@ def test_mutating_notebook_is_safe_to_rerun(stem: str, kernel_env: Path) -> None
         cell["id"] = f"rerun-{number}"
     _execute(notebook, f"{stem}.rerun.ipynb")
 
-    first, second = (_stdout(c) for c in notebook.cells if c.source == CHECK)
+    first, second = (stdout(c) for c in notebook.cells if c.source == CHECK)
     runs = [int(text.split("export runs:")[1]) for text in (first, second)]
     if stem == "02_segments":
         # the leftover of the "interrupted" run is cleaned up, each run deletes its segment
@@ -209,20 +193,13 @@ def test_notebook_uses_the_environment_from_ci_settings(
 ) -> None:
     """With CI_* set, the notebook works on that service, not on an embedded emulator."""
     s = service.settings
-    for name, value in {
-        "CI_TENANT_ID": s.tenant_id,
-        "CI_CLIENT_ID": s.client_id,
-        "CI_SUBSCRIPTION_KEY": s.subscription_key,
-        "CI_AUTHORITY": s.authority,
-        "CI_BASE_URL": s.base_url,
-        "CI_CA_FILE": str(s.ca_file),
-    }.items():
+    for name, value in emulator_env(service).items():
         monkeypatch.setenv(name, value)  # the kernel inherits them
     notebook = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)  # type: ignore[no-untyped-call]
     notebook.cells.append(nbformat.v4.new_code_cell(EXTERNAL_PROBE))  # type: ignore[no-untyped-call]
     _execute(notebook, f"{stem}.ci-settings.ipynb")
 
-    probe = json.loads(_stdout(notebook.cells[-1]).strip().splitlines()[-1])
+    probe = json.loads(stdout(notebook.cells[-1]).strip().splitlines()[-1])
     assert probe["embedded_started"] is False, "the embedded emulator started anyway"
     assert probe["base_urls"] == [s.base_url.rstrip("/") + "/"]
     caches = list((kernel_env / "cache").rglob("*"))

@@ -9,17 +9,16 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 import ci_toolkit
-from ci_toolkit import _defaults
 from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator
 from ci_toolkit.emulator.gateway import FaultInjector, FaultSettings
 from ci_toolkit.http.retry import RetryPolicy
+from tests.support import api_client, connect_args, quiet_prompt
 
 #: 10% of API requests fail, drawn evenly from 429 (Retry-After), 503, drop, slow response.
 FAULT_RATE = 0.1
@@ -29,24 +28,13 @@ INJECTING = "Injecting fault %r into %s %s"
 """The gateway's log line for each fault it injects."""
 
 
-def quiet_prompt(*args: object) -> None:
-    """A device code prompt that shows nothing (the emulator approves the code itself)."""
-
-
 def connect(emu: Emulator, *, retry_policy: RetryPolicy | None = None) -> CustomerInsights:
     """``ci_toolkit.connect`` to ``emu``: device code sign-in through MSAL, memory token cache.
 
     Signs in at once, so the first access token is issued before the caller measures.
     """
-    s = emu.settings
     return ci_toolkit.connect(
-        tenant_id=s.tenant_id,
-        client_id=s.client_id,
-        subscription_key=s.subscription_key,
-        instance_id=s.instance_id,
-        base_url=s.base_url,
-        authority=s.authority,
-        ca_file=s.ca_file,
+        **connect_args(emu),
         prompt=quiet_prompt,
         token_cache=False,
         emulator=False,
@@ -101,30 +89,13 @@ def fault_log() -> Iterator[FaultLog]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_environment(no_user_settings: None) -> None:
     """No CI_* settings and no config or cache file of the person running the tests."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for name in _defaults.ENV_VARS.values():
-        monkeypatch.delenv(name, raising=False)
 
 
 def raw_api(emu: Emulator) -> httpx.Client:
-    """A plain httpx client on the emulator's API (an admin token minted by the emulator).
-
-    Reads the emulator's state through its own API, independently of the toolkit; use it
-    with faults off.
-    """
-    s = emu.settings
-    return httpx.Client(
-        base_url=s.base_url.rstrip("/") + "/",
-        verify=s.ssl_context(),
-        headers={
-            "Authorization": f"Bearer {emu.mint_token(role='admin', lifetime=3600)}",
-            "Ocp-Apim-Subscription-Key": s.subscription_key,
-        },
-        timeout=30,
-    )
+    """A plain httpx client on the emulator's API (use it with faults off)."""
+    return api_client(emu)
 
 
 def seed_where(

@@ -19,12 +19,11 @@ from typing import Any
 import pytest
 
 import ci_toolkit
-from ci_toolkit._defaults import ENV_VARS
 from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator, EmulatorConfig
+from tests.support import connect_args, quiet_prompt
 
 #: ci-toolkit's connection settings (CI_TENANT_ID, ...): none may leak in from outside.
-ENV_NAMES = tuple(ENV_VARS.values())
 
 #: The start of a JSON web token (header and payload are JSON objects), whoever issued it.
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}")
@@ -89,11 +88,8 @@ def vault() -> Iterator[Emulator]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for name in ENV_NAMES:
-        monkeypatch.delenv(name, raising=False)
+def _isolated(no_user_settings: None) -> None:
+    """No CI_* settings and no config or cache file of the person running the tests."""
 
 
 @pytest.fixture
@@ -151,18 +147,11 @@ def debug_log() -> Iterator[Capture]:
 
 def connect(emu: Emulator, **changes: Any) -> CustomerInsights:
     """``ci_toolkit.connect()`` to ``emu`` (token cache in the test's folder unless off)."""
-    s = emu.settings
-    values: dict[str, Any] = {
-        "tenant_id": s.tenant_id,
-        "client_id": s.client_id,
-        "subscription_key": s.subscription_key,
-        "authority": s.authority,
-        "base_url": s.base_url,
-        "ca_file": s.ca_file,
-        "instance_id": s.instance_id,
-        "prompt": lambda *args: None,
-        "emulator": False,
-        "config_file": Path("/nonexistent/ci-toolkit/config.toml"),
-    }
+    values = connect_args(
+        emu,
+        prompt=quiet_prompt,
+        emulator=False,
+        config_file=Path("/nonexistent/ci-toolkit/config.toml"),
+    )
     values.update(changes)
     return ci_toolkit.connect(**values)

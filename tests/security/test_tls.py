@@ -20,14 +20,7 @@ from ci_toolkit.emulator import Emulator
 from ci_toolkit.http.retry import RetryPolicy
 from ci_toolkit.http.session import ApiSession, build_http_client, ssl_context
 from tests.security.conftest import connect
-
-
-class Prompt:
-    def __init__(self) -> None:
-        self.codes: list[str] = []
-
-    def __call__(self, verification_uri: str, user_code: str, expires_on: object) -> None:
-        self.codes.append(user_code)
+from tests.support import RecordingPrompt
 
 
 def _one_clear_error(error: exc.CustomerInsightsError) -> str:
@@ -57,7 +50,7 @@ def test_sign_in_refuses_the_emulator_without_its_ca(
     monkeypatch.setenv("PYTHONHTTPSVERIFY", "0")
     monkeypatch.setenv("CURL_CA_BUNDLE", "")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")
-    prompt = Prompt()
+    prompt = RecordingPrompt()
     with pytest.raises(exc.ServiceUnreachableError) as info:
         connect(vault, ca_file=None, prompt=prompt)
     text = _one_clear_error(info.value)
