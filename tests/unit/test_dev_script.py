@@ -148,3 +148,16 @@ def test_lab_serves_the_notebooks_folder(tmp_path: Path) -> None:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_readme_first_screen_gives_two_commands_and_ci_runs_the_test_one() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#")[0].strip() for line in first_block.splitlines()]
+    commands = [command for command in commands if command]  # comment lines hold none
+    assert commands == ["./dev lab", "./dev test"]
+    assert readme.index("```bash") < 600  # on the first screen
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    steps = [line.strip() for line in ci.splitlines() if line.strip() and not line.startswith("#")]
+    assert steps[-1] == "./dev test"  # exactly the README's test command, last, under set -e
+    assert "set -euo pipefail" in steps
