@@ -8,6 +8,7 @@ drives these modules; each holds one piece:
 - :mod:`~ci_toolkit.bulk.fetch`: one page request in a worker thread, converted on arrival;
 - :mod:`~ci_toolkit.bulk.accumulator`: a partition's typed pages, de-duplicated, in key order;
 - :mod:`~ci_toolkit.bulk.runner`: the scheduler tying them together (:class:`BulkPull`);
+- :mod:`~ci_toolkit.bulk.rebatch`: frames cut into pieces of a fixed number of rows;
 - :mod:`~ci_toolkit.bulk.parquet`: frames -> one Parquet file in row groups.
 
 Example

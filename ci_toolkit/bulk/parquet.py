@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ci_toolkit.bulk.rebatch import Rebatcher
 from ci_toolkit.exceptions import PullInterruptedError
 
 if TYPE_CHECKING:
@@ -85,16 +86,14 @@ def write_parquet(
     writer: Any = None
     schema: Any = None
     written = 0
-    buffer: list[pd.DataFrame] = []
-    buffered = 0
+    groups = Rebatcher(row_group_rows)
     keep = False
 
-    def flush() -> None:
-        nonlocal writer, schema, written, buffer, buffered
+    def flush(buffer: list[pd.DataFrame]) -> None:
+        nonlocal writer, schema, written
         if not buffer:
             return
         frame = buffer[0] if len(buffer) == 1 else pd.concat(buffer, ignore_index=True)
-        buffer, buffered = [], 0
         if schema is None:
             table = pa.Table.from_pandas(frame, preserve_index=False)
             schema = table.schema
@@ -107,15 +106,9 @@ def write_parquet(
 
     try:
         for frame in frames:
-            start = 0
-            while start < len(frame):
-                part = frame.iloc[start : start + row_group_rows - buffered]
-                buffer.append(part)
-                buffered += len(part)
-                start += len(part)
-                if buffered >= row_group_rows:
-                    flush()
-        flush()
+            for group in groups.add(frame):
+                flush(group)
+        flush(groups.take())
         if writer is None:
             base = empty if empty is not None else pd.DataFrame()
             table = pa.Table.from_pandas(base, preserve_index=False)
@@ -125,9 +118,10 @@ def write_parquet(
         writer = None
         os.replace(partial, target)
     except PullInterruptedError as exc:
+        rest = groups.take()
         if exc.partial is not None and len(exc.partial):
-            buffer.append(exc.partial)  # read after the last frame handed on: in order
-        flush()
+            rest.append(exc.partial)  # read after the last frame handed on: in order
+        flush(rest)
         if writer is not None:
             writer.close()
             writer = None

@@ -705,6 +705,7 @@ class DataMixin(EntitiesMixin):
         ...     totals = batch.groupby("ActivityType")["Amount"].sum()
         """
         from ci_toolkit.bulk.accumulator import concat_frames
+        from ci_toolkit.bulk.rebatch import Rebatcher
 
         _check_int(batch_rows, "batch_rows", 1)
         source: Iterator[pd.DataFrame] | None = None
@@ -730,34 +731,27 @@ class DataMixin(EntitiesMixin):
                 entity, filter=filter, select=select, top=top, skip=skip, search=search,
                 expand=expand,
             )  # fmt: skip
-        held: list[pd.DataFrame] = []
-        rows = 0
+        batches = Rebatcher(batch_rows)
         try:
             for frame in source:
-                start = 0
-                while start < len(frame):
-                    part = frame.iloc[start : start + batch_rows - rows]
-                    held.append(part)
-                    rows += len(part)
-                    start += len(part)
-                    if rows >= batch_rows:
-                        yield concat_frames(held)
-                        held, rows = [], 0
+                for full in batches.add(frame):
+                    yield concat_frames(full)
         except PullInterruptedError as exc:
-            if held:  # read but not yet handed on: kept, never lost
-                exc.partial = concat_frames(held)
+            if batches.held:  # read but not yet handed on: kept, never lost
+                exc.partial = concat_frames(batches.take())
             raise
         except ServiceUnreachableError as exc:
             if bulk is None:
                 raise
+            held = batches.take()
             partial = concat_frames(held) if held else self._empty(bulk)
             raise bulk.interrupted(
                 exc, call="iter_batches", partial=partial,
                 kept=f"the batches yielded and err.partial ({len(partial):,} rows) hold "
                 f"the first {bulk.pull.emitted_rows:,} in key order",
             ) from exc  # fmt: skip
-        if held:
-            yield concat_frames(held)
+        if batches.held:
+            yield concat_frames(batches.take())
 
     def to_parquet(
         self,
