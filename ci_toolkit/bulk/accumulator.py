@@ -79,7 +79,23 @@ def page_columns(
     >>> page_columns([{"a": 1, "b": 2}], ["a"], extra=True)
     ({'a': [1], 'b': [2]}, 1)
     """
-    names = list(columns)
+    names = column_names(rows, columns, extra=extra)
+    return {name: [row.get(name) for row in rows] for name in names}, len(rows)
+
+
+def column_names(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, extra: bool
+) -> list[str]:
+    """``columns`` (each once), then with ``extra`` any other name the rows carry.
+
+    Names starting with ``@`` (OData annotations) are never columns.
+
+    Examples
+    --------
+    >>> column_names([{"b": 1, "@odata.etag": "x"}], ["a", "a"], extra=True)
+    ['a', 'b']
+    """
+    names = list(dict.fromkeys(columns))
     if extra:
         seen = set(names)
         for row in rows:
@@ -87,7 +103,7 @@ def page_columns(
                 if name not in seen and not name.startswith("@"):
                     seen.add(name)
                     names.append(name)
-    return {name: [row.get(name) for row in rows] for name in names}, len(rows)
+    return names
 
 
 def _infer_kind(values: Sequence[Any]) -> Kind:
@@ -258,14 +274,7 @@ def _typed_chunk(
 ) -> _Chunk:
     import pyarrow as pa
 
-    order = list(dict.fromkeys(columns))
-    if extra:
-        seen = set(order)
-        for row in rows:
-            for name in row:
-                if name not in seen and not name.startswith("@"):
-                    seen.add(name)
-                    order.append(name)
+    order = column_names(rows, columns, extra=extra)
     table: Any = None
     if rows:
         try:
