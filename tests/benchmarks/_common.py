@@ -33,7 +33,7 @@ def machine() -> str:
     free = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout
     versions = []
     for name in ("pandas", "pyarrow", "httpx", "orjson", "customerinsights", "msrest", "duckdb",
-                 "uvicorn", "starlette"):  # fmt: skip
+                 "uvicorn", "httptools", "uvloop", "starlette"):  # fmt: skip
         try:
             versions.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
