@@ -5,9 +5,13 @@ A page of a key range is rows ``start`` to ``stop`` of its table (see
 millisecond or more whatever their number, so rows are read and rendered to JSON
 (:meth:`~ci_toolkit.emulator.data.jsonrows.RowRenderer.render_each`) a block of
 :data:`BLOCK_ROWS` at a time, and the pages that follow in the same block are cut from it.
-The cache is small (:data:`MAX_BYTES`, least recently used blocks go first): enough for the
-blocks that concurrent pulls are reading, not for a whole table, so a second pull of the
-same rows renders them again (a benchmark run gets no help from the one before).
+The cache is bounded (:data:`MAX_BYTES`, least recently used blocks go first): enough for
+one block per key range that a bulk pull reads at once (two ranges per request in flight,
+up to a ceiling of about 30), not for a large table, so a second pull of 100,000
+``Customer`` rows renders them again (a benchmark run gets no help from the one before).
+With too small a cache, concurrent ranges evict each other's blocks before their next page
+and every page renders a whole block: at 16 requests in flight, 8 MiB nearly doubled the
+emulator's CPU per request.
 
 A block is rendered from rows checked against one :class:`~.keyindex.KeyIndex` and is
 kept under that index's :attr:`~.keyindex.KeyIndex.version`: when a table is replaced its
@@ -31,8 +35,8 @@ __all__ = ["BLOCK_ROWS", "MAX_BYTES", "BlockKey", "RowBlockCache"]
 
 #: Rows per block (block ``b`` holds rows ``b * BLOCK_ROWS`` to ``(b + 1) * BLOCK_ROWS - 1``).
 BLOCK_ROWS = 1024
-#: Bytes of rendered rows kept at most (about 16 blocks of 1,000 wide ``Customer`` rows).
-MAX_BYTES = 8 * 2**20
+#: Bytes of rendered rows kept at most (about 60 blocks of 1,024 wide ``Customer`` rows).
+MAX_BYTES = 32 * 2**20
 _ROW_OVERHEAD = 40  # a bytes object and its list slot
 
 #: (relation, key index version, columns, block number).
