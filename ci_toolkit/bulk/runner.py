@@ -410,27 +410,25 @@ class BulkPull:
         try:
             while emitted < len(states):
                 now = time.monotonic()
-                paused = self.controller.pause_remaining()
-                if paused <= 0:
-                    limit = self.controller.limit
-                    pending.sort(key=lambda t: t.partition)
-                    for task in list(pending):
-                        if len(running) >= limit:
-                            break
-                        if task.ready_at > now:
-                            continue
-                        pending.remove(task)
-                        running[self._submit(pool, task)] = task
-                    self.stats.peak_concurrency = max(self.stats.peak_concurrency, len(running))
+                paused = self._start_ready(pool, pending, running, now)
                 timeout = _next_wakeup(pending, now, paused)
                 if running:
                     done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
                 else:
                     self.sleep(timeout if timeout is not None else 0.01)
                     done = set()
-                for future in done:
-                    task = running.pop(future)
-                    self._handle(task, future, states, pending)
+                # Route the answers first (each next page joins `pending`) and start those
+                # requests before converting rows: typing a chunk takes milliseconds, and the
+                # requests in flight would drop below the limit meanwhile.
+                pages = [
+                    page
+                    for future in done
+                    if (page := self._route(running.pop(future), future, states, pending))
+                ]
+                if pages:
+                    self._start_ready(pool, pending, running, time.monotonic())
+                for state, task, out in pages:
+                    self._absorb(state, task, out, pending)
                 while emitted < len(states) and states[emitted].done:
                     frame = states[emitted].frame
                     states[emitted].frame = None
@@ -447,6 +445,29 @@ class BulkPull:
             self.stats.seconds = time.perf_counter() - started
         self._check_total()
 
+    def _start_ready(
+        self,
+        pool: ThreadPoolExecutor,
+        pending: list[_Task],
+        running: dict[Future[Outcome], _Task],
+        now: float,
+    ) -> float:
+        """Start pending requests that are due, up to the limit; the pause left (seconds)."""
+        paused = self.controller.pause_remaining()
+        if paused > 0:
+            return paused
+        limit = self.controller.limit
+        pending.sort(key=lambda t: t.partition)
+        for task in list(pending):
+            if len(running) >= limit:
+                break
+            if task.ready_at > now:
+                continue
+            pending.remove(task)
+            running[self._submit(pool, task)] = task
+        self.stats.peak_concurrency = max(self.stats.peak_concurrency, len(running))
+        return paused
+
     def _submit(self, pool: ThreadPoolExecutor, task: _Task) -> Future[Outcome]:
         self.stats.requests += 1
         return pool.submit(
@@ -459,9 +480,13 @@ class BulkPull:
             secrets=self.secrets,
         )
 
-    def _handle(
+    def _route(
         self, task: _Task, future: Future[Outcome], states: list[_State], pending: list[_Task]
-    ) -> None:
+    ) -> tuple[_State, _Task, Outcome] | None:
+        """Schedule what follows an answer: a retry, or the partition's next page.
+
+        Returns the partition and the page when rows are to be absorbed, else ``None``.
+        """
         state = states[task.partition]
         try:
             out = future.result()
@@ -473,7 +498,7 @@ class BulkPull:
             self.stats.resumed_from_key += 1
             logger.info("partition %d: resuming after key %r", task.partition, state.last_key)
             pending.append(self._first_task(state))
-            return
+            return None
         if not out.ok:
             self._record_failure(out)
             if out.transport_error is not None:
@@ -486,9 +511,15 @@ class BulkPull:
                     raise self._throttled_out()
                 task.ready_at = time.monotonic() + _own_wait(out)
             pending.append(task)
-            return
+            return None
         self.controller.on_success(out.latency)
         self.pages_read += 1
+        if out.next_link:
+            pending.append(_Task(task.partition, out.next_link, None))
+        return state, task, out
+
+    def _absorb(self, state: _State, task: _Task, out: Outcome, pending: list[_Task]) -> None:
+        """Add a page's rows to its partition; after the last page, check and finish it."""
         if out.rows:
             state.acc.add(out.value)
             state.last_key = out.last_key
@@ -496,7 +527,6 @@ class BulkPull:
             if self.on_rows is not None:
                 self.on_rows(out.rows)
         if out.next_link:
-            pending.append(_Task(task.partition, out.next_link, None))
             return
         frame = state.acc.finish()
         dropped = state.acc.rows - len(frame)
