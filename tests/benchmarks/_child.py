@@ -14,6 +14,18 @@ from typing import Any
 
 
 def _rss_mb() -> float:
+    """This process's peak RSS in MiB: ``VmHWM``, which starts afresh at ``exec``.
+
+    ``ru_maxrss`` survives ``exec``: a child of a large process (``./dev bench`` after
+    ``emulator_page`` has built a million profiles in-process) reports its parent's peak.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
