@@ -99,6 +99,27 @@ def test_pull_is_planned_in_key_ranges_and_runs_concurrently(bulk_ci: CustomerIn
     assert pull.stats.refetched_partitions == 0
 
 
+def test_next_request_starts_before_the_rows_just_received_are_typed(
+    bulk_ci: CustomerInsights,
+) -> None:
+    """Typing a chunk takes milliseconds: the request it made due must already be in flight."""
+    pull = _pull(bulk_ci, max_concurrency=1, partition_rows=1000)
+    planned = pull.stats.requests  # $count and boundary probes
+    answered_in_plan = pull.pages_read
+    seen: list[tuple[int, int]] = []  # (page requests sent, pages answered) as rows are added
+
+    def on_rows(rows: int) -> None:
+        seen.append((pull.stats.requests - planned, pull.pages_read - answered_in_plan))
+
+    pull.on_rows = on_rows
+    rows = sum(len(f) for f in pull.frames())
+    assert rows == PROFILES
+    assert len(seen) >= 25  # pages with rows (a range's last page may be empty)
+    # every page with rows but the last: its successor (the range's next page, or the
+    # next range) was already sent when its rows were added
+    assert all(sent == answered + 1 for sent, answered in seen[:-1]), seen[:5]
+
+
 def test_filter_select_skip_top_match_sequential(bulk_ci: CustomerInsights) -> None:
     where = F.in_("Country", ["Ireland", "Spain", "United States"])
     options: dict[str, Any] = {"filter": where, "select": ["FirstName", "Country"]}
