@@ -427,8 +427,8 @@ class BulkPull:
                 ]
                 if pages:
                     self._start_ready(pool, pending, running, time.monotonic())
-                for state, task, out in pages:
-                    self._absorb(state, task, out, pending)
+                for state, out in pages:
+                    self._absorb(state, out, pending)
                 while emitted < len(states) and states[emitted].done:
                     frame = states[emitted].frame
                     states[emitted].frame = None
@@ -482,7 +482,7 @@ class BulkPull:
 
     def _route(
         self, task: _Task, future: Future[Outcome], states: list[_State], pending: list[_Task]
-    ) -> tuple[_State, _Task, Outcome] | None:
+    ) -> tuple[_State, Outcome] | None:
         """Schedule what follows an answer: a retry, or the partition's next page.
 
         Returns the partition and the page when rows are to be absorbed, else ``None``.
@@ -516,9 +516,9 @@ class BulkPull:
         self.pages_read += 1
         if out.next_link:
             pending.append(_Task(task.partition, out.next_link, None))
-        return state, task, out
+        return state, out
 
-    def _absorb(self, state: _State, task: _Task, out: Outcome, pending: list[_Task]) -> None:
+    def _absorb(self, state: _State, out: Outcome, pending: list[_Task]) -> None:
         """Add a page's rows to its partition; after the last page, check and finish it."""
         if out.rows:
             state.acc.add(out.value)
@@ -540,7 +540,7 @@ class BulkPull:
                 self.on_rows(-state.acc.rows)
             logger.info(
                 "partition %d: %d rows, %d planned; fetching it again",
-                task.partition, len(frame), expected,
+                state.partition.index, len(frame), expected,
             )  # fmt: skip
             state.acc = self._accumulator()
             state.last_key = None
