@@ -340,6 +340,33 @@ def test_key_range_pages_equal_the_sql_pages() -> None:
         store.close()
 
 
+def test_key_range_pages_equal_the_sql_pages_whatever_the_text() -> None:
+    """Blocks DuckDB writes as JSON, and blocks with a control character it escapes otherwise."""
+    store = DataStore(instance_id="x", profiles=400, seed=3, now=NOW)
+    try:
+        relation = store.entity("Customer").relation
+        keys = store.export_table("Customer").column("CustomerId").to_pylist()
+        texts = {
+            keys[3]: 'O\'Brien "q" \\ é 日本 😀 \u2028 \x7f /',
+            keys[150]: "tab\tnl\n\x01\x1f end",  # DuckDB: \\u001F, so rendered as before
+            keys[390]: "literal \\u001F text",
+        }
+        for key, text in texts.items():
+            store.cursor().execute(
+                f"UPDATE {relation} SET FirstName = ? WHERE CustomerId = ?", [text, key]
+            )
+        options = {"$filter": "CustomerId ne null", "$count": "true"}
+        fast = _pages(store, "Customer", options)
+        assert store._key_indexes["Customer"] is not None  # the key index served them
+        assert store._row_blocks.misses == 1  # one block of 1,024: every row rendered at once
+        store._key_indexes = {"Customer": None}
+        assert fast == _pages(store, "Customer", options)
+        served = {r["CustomerId"]: r["FirstName"] for page in fast for r in json.loads(page[0])}
+        assert {key: served[key] for key in texts} == texts
+    finally:
+        store.close()
+
+
 def _all_rows(store: DataStore, text: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     options = {"$filter": text}

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from ci_toolkit.emulator.data.jsonrows import RowRenderer
+from ci_toolkit.emulator.data.jsonrows import SQL_ESCAPE, RowRenderer, sql_row_json
 from ci_toolkit.emulator.data.keyindex import KeyIndex, key_conditions
 from ci_toolkit.emulator.data.odata import (
     ODataQueryError,
@@ -275,6 +275,37 @@ def test_rendered_rows_as_duckdb_returns_them() -> None:
         b'[{"At":"2024-01-02T03:04:05Z"}]'
     )
     assert RowRenderer(["A"], ["DOUBLE"]).render([(1e16,), (2.5,)]) == b'[{"A":1e+16},{"A":2.5}]'
+
+
+def test_duckdb_writes_the_rows_renderer_writes_or_marks_them() -> None:
+    """sql_row_json's text is RowRenderer's, except an upper-case escape the store checks for."""
+    columns = [c for c in TRICKY_COLUMNS if c != "Amount"]  # floats are not in SQL_TYPES
+    kinds = [t for c, t in zip(TRICKY_COLUMNS, TRICKY_TYPES, strict=True) if c != "Amount"]
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute('CREATE TABLE t (Id VARCHAR, Text VARCHAR, Number BIGINT, Flag BOOLEAN, '
+                    '"At" TIMESTAMP, "Day" DATE)')  # fmt: skip
+        con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)",
+                        [[v for c, v in zip(TRICKY_COLUMNS, r, strict=True) if c != "Amount"]
+                         for r in TRICKY])  # fmt: skip
+        expression = sql_row_json(columns, kinds)
+        assert expression is not None
+        written = [r[0] for r in con.execute(f"SELECT {expression} FROM t ORDER BY Id").fetchall()]
+        names = ", ".join(f'"{c}"' for c in columns)
+        rows = con.execute(f"SELECT {names} FROM t ORDER BY Id").fetchall()
+    finally:
+        con.close()
+    expected = RowRenderer(columns, kinds).render_each(rows)
+    marked = [i for i, text in enumerate(written) if SQL_ESCAPE in text]
+    assert [rows[i][0] for i in marked] == [TRICKY[2][0]]  # the row with control characters
+    assert written[marked[0]] != expected[marked[0]]
+    assert written[marked[0]].lower() == expected[marked[0]].lower()
+    assert [w for i, w in enumerate(written) if i not in marked] == [
+        e for i, e in enumerate(expected) if i not in marked
+    ]
+    assert sql_row_json(columns, [*kinds[:-1], "TIMESTAMPTZ"]) is None
+    assert sql_row_json(["A"], ["DOUBLE"]) is None
+    assert sql_row_json([], []) is None
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,13 @@ integers, NaN as ``null``) in a fraction of the time. The one difference is floa
 Python writes with an exponent (``1e+16``, ``1e-05``; orjson: ``1e16``, ``0.00001``); a
 page holding such a float, or a column of any other type, is rendered the reference way.
 
+DuckDB can write the same objects itself (:func:`sql_row_json`): its query runs without
+Python's interpreter lock, so a server thread rendering a block of rows that way leaves the
+event loop free to answer other requests. It writes the same bytes for the types in
+:data:`SQL_TYPES` except one escape: a control character other than ``\\b \\f \\n \\r
+\\t`` gets upper-case hex (``\\u001F``, Python: ``\\u001f``), so a text holding
+:data:`SQL_ESCAPE` is rendered by :class:`RowRenderer` instead.
+
 Example
 -------
 >>> from datetime import datetime
@@ -25,9 +32,17 @@ from typing import Any
 
 import orjson
 
-from ci_toolkit.emulator.data.odata import to_json_value
+from ci_toolkit.emulator.data.odata import quote_ident, to_json_value
 
-__all__ = ["EXACT_TYPES", "FLOAT_TYPES", "RowRenderer", "reference_json"]
+__all__ = [
+    "EXACT_TYPES",
+    "FLOAT_TYPES",
+    "SQL_ESCAPE",
+    "SQL_TYPES",
+    "RowRenderer",
+    "reference_json",
+    "sql_row_json",
+]
 
 #: DuckDB column types whose Python values orjson writes exactly like the reference.
 EXACT_TYPES = frozenset(
@@ -37,6 +52,10 @@ EXACT_TYPES = frozenset(
 #: Float column types: exact unless a value needs an exponent (checked per page).
 FLOAT_TYPES = frozenset({"DOUBLE", "FLOAT", "REAL"})
 _OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+#: Column types DuckDB's ``to_json`` writes like orjson (timestamps through ``strftime``).
+SQL_TYPES = EXACT_TYPES
+#: In a row DuckDB wrote, a ``\\u00XX`` escape, which may differ from orjson's in case.
+SQL_ESCAPE = b"\\u00"
 
 
 def reference_json(value: Any) -> bytes:
@@ -48,6 +67,37 @@ def reference_json(value: Any) -> bytes:
     b'{"a":"\\xc3\\xa9","b":[1.5,null]}'
     """
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def sql_row_json(columns: Sequence[str], types: Sequence[str]) -> str | None:
+    """A DuckDB expression for each row's JSON object text, as :meth:`RowRenderer.render_each`.
+
+    ``encode(to_json(struct_pack(...)))``: a ``BLOB`` per row, the bytes orjson writes for the
+    same values, except texts DuckDB escapes as :data:`SQL_ESCAPE` (check for it). ``None``
+    when there are no columns or a type is not in :data:`SQL_TYPES`.
+
+    Examples
+    --------
+    >>> sql_row_json(["Id", "At"], ["VARCHAR", "TIMESTAMP"])[:39]
+    'encode(to_json(struct_pack("Id" := "Id"'
+    >>> sql_row_json(["Amount"], ["DOUBLE"]) is None
+    True
+    """
+    kinds = [t.upper() for t in types]
+    if not columns or any(kind not in SQL_TYPES for kind in kinds):
+        return None
+    fields = []
+    for name, kind in zip(columns, kinds, strict=True):
+        column = quote_ident(name)
+        value = column
+        if kind == "TIMESTAMP":  # ISO 8601 with Z, microseconds only when there are any
+            value = (
+                f"CASE WHEN microsecond({column}) % 1000000 = 0 "
+                f"THEN strftime({column}, '%Y-%m-%dT%H:%M:%SZ') "
+                f"ELSE strftime({column}, '%Y-%m-%dT%H:%M:%S.%fZ') END"
+            )
+        fields.append(f"{column} := {value}")
+    return f"encode(to_json(struct_pack({', '.join(fields)}))::VARCHAR)"
 
 
 def _needs_exponent(value: Any) -> bool:

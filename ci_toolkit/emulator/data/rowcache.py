@@ -2,8 +2,9 @@
 
 A page of a key range is rows ``start`` to ``stop`` of its table (see
 :mod:`~ci_toolkit.emulator.data.keyindex`). Reading a hundred rows costs DuckDB a fixed
-millisecond or more whatever their number, so rows are read and rendered to JSON
-(:meth:`~ci_toolkit.emulator.data.jsonrows.RowRenderer.render_each`) a block of
+millisecond or more whatever their number, so rows are read and rendered to JSON (by
+DuckDB itself, :func:`~ci_toolkit.emulator.data.jsonrows.sql_row_json`, or by
+:meth:`~ci_toolkit.emulator.data.jsonrows.RowRenderer.render_each`) a block of
 :data:`BLOCK_ROWS` at a time, and the pages that follow in the same block are cut from it.
 The cache is bounded (:data:`MAX_BYTES`, least recently used blocks go first): enough for
 one block per key range that a bulk pull reads at once (two ranges per request in flight,
