@@ -96,7 +96,7 @@ def column_names(
     ['a', 'b']
     """
     names = list(dict.fromkeys(columns))
-    if extra:
+    if extra and not set().union(*rows).issubset(names):  # the union is taken in C
         seen = set(names)
         for row in rows:
             for name in row:
