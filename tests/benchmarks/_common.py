@@ -58,9 +58,12 @@ def median(values: Sequence[float]) -> float:
 class EmulatorProcess:
     """``ci-toolkit emulator ...`` in its own process; settings parsed from what it prints."""
 
-    def __init__(self, *, profiles: int, latency_ms: float = 0, **flags: Any) -> None:
+    def __init__(
+        self, *, profiles: int, latency_ms: float = 0, root: Path = ROOT, **flags: Any
+    ) -> None:
         self.args = [CLI, "emulator", "--port", "0", "--profiles", str(profiles),
                      "--latency-ms", str(latency_ms)]  # fmt: skip
+        self.root = root  # the checkout whose emulator runs (another commit's for an A/B)
         for name, value in flags.items():
             if value is not None:
                 self.args += [f"--{name.replace('_', '-')}", str(value)]
@@ -71,8 +74,9 @@ class EmulatorProcess:
     def __enter__(self) -> EmulatorProcess:
         started = time.perf_counter()
         self.process = subprocess.Popen(
-            self.args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
-        )
+            self.args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            cwd=self.root, env=code_env(self.root),
+        )  # fmt: skip
         assert self.process.stdout is not None
         for line in self.process.stdout:
             match = re.match(r"export (CI_\w+)=(.*)", line.strip())
@@ -113,9 +117,24 @@ class EmulatorProcess:
                 self.process.wait()
 
 
-def child(task: str, emulator: EmulatorProcess | None, **params: Any) -> dict[str, Any]:
-    """Run ``tests.benchmarks._child <task>`` in a fresh interpreter; its JSON result."""
+def code_env(root: Path) -> dict[str, str]:
+    """This environment, importing ``ci_toolkit`` from the checkout at ``root``.
+
+    ``PYTHONPATH`` comes before the venv's editable install of this checkout, so another
+    commit's work tree (an A/B, ``bench_ab.py``) runs its own code with the same libraries.
+    """
     env = dict(os.environ)
+    if root != ROOT:
+        env["PYTHONPATH"] = str(root)
+    return env
+
+
+def child(
+    task: str, emulator: EmulatorProcess | None, *, root: Path = ROOT, **params: Any
+) -> dict[str, Any]:
+    """Run ``tests.benchmarks._child <task>`` of the checkout at ``root`` in a fresh
+    interpreter; its JSON result."""
+    env = code_env(root)
     if emulator is not None:
         env.update(emulator.env)
     cache = tempfile.mkdtemp(prefix="ci-bench-")
@@ -124,7 +143,7 @@ def child(task: str, emulator: EmulatorProcess | None, **params: Any) -> dict[st
     env.pop("CI_CLIENT_SECRET", None)
     done = subprocess.run(
         [PYTHON, "-m", "tests.benchmarks._child", task, json.dumps(params)],
-        capture_output=True, text=True, cwd=ROOT, env=env, check=False,
+        capture_output=True, text=True, cwd=root, env=env, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"{task} failed:\n{done.stderr[-3000:]}")
