@@ -30,7 +30,14 @@ class RunResult:
 
 
 def _kernel_idle(lab: Lab, *, connected: bool) -> bool:
-    kernels = lab.api("/api/kernels")
+    try:
+        kernels = lab.api("/api/kernels")
+    except urllib.error.HTTPError as error:
+        # jupyter_server answers 500 to a kernel list that catches a kernel in the first
+        # milliseconds of its start (no ``last_activity`` yet, a TraitError): not idle yet.
+        if error.code != 500:
+            raise
+        return False
     return bool(kernels) and all(
         k["execution_state"] == "idle" and (not connected or k["connections"] >= 1) for k in kernels
     )
