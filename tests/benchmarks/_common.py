@@ -132,8 +132,10 @@ def code_env(root: Path) -> dict[str, str]:
 def child(
     task: str, emulator: EmulatorProcess | None, *, root: Path = ROOT, **params: Any
 ) -> dict[str, Any]:
-    """Run ``tests.benchmarks._child <task>`` of the checkout at ``root`` in a fresh
-    interpreter; its JSON result."""
+    """The JSON result of ``tests.benchmarks._child <task>`` run in a fresh interpreter.
+
+    ``root`` is the checkout whose code runs (this one, or another commit's for an A/B).
+    """
     env = code_env(root)
     if emulator is not None:
         env.update(emulator.env)
