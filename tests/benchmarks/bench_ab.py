@@ -22,9 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.benchmarks._common import ROOT, EmulatorProcess, child, machine, median
-
-LATENCY_MS = 30
-CEILING = 10
+from tests.benchmarks.bench_bulk_pull import CEILING, LATENCY_MS
 
 
 def _worktree(stack: ExitStack, revision: str) -> Path:
