@@ -31,7 +31,11 @@ from ci_toolkit.emulator.aad import AzureAD
 from ci_toolkit.emulator.app import build_app
 from ci_toolkit.emulator.config import EmulatorConfig
 from ci_toolkit.emulator.gateway import TRANSPORT_KEY, FaultInjector, FaultSettings
-from ci_toolkit.emulator.identity import API_SCOPE_DEFAULT, API_SCOPE_USER_IMPERSONATION
+from ci_toolkit.emulator.identity import (
+    API_SCOPE_DEFAULT,
+    API_SCOPE_USER_IMPERSONATION,
+    V1_ISSUER,
+)
 from ci_toolkit.emulator.state import EmulatorState
 from ci_toolkit.emulator.tls import TlsFiles
 
@@ -351,7 +355,7 @@ class Emulator:
         principal = directory.app_principal if role == "app" else directory.user_for_role(role)
         return state.tokens.mint_access_token(
             principal,
-            issuer=f"{state.public_url}/{directory.tenant_id}/v2.0",
+            issuer=V1_ISSUER.format(tenant_id=directory.tenant_id),
             lifetime=self.aad.token_lifetime if lifetime is None else lifetime,
             audience=audience,
             scopes=scopes,

@@ -253,7 +253,7 @@ class TokenService:
                 audience=[API_AUDIENCE, f"{API_AUDIENCE}/"],
                 issuer=issuer,
                 leeway=LEEWAY_SECONDS,
-                options={"require": ["exp", "iat", "aud", "iss", "oid", "tid"]},
+                options={"require": ["exp", "iat", "aud", "iss", "oid", "tid", "ver"]},
             )
         except jwt.ExpiredSignatureError:
             raise TokenError("The token is expired.") from None
@@ -270,7 +270,12 @@ class TokenService:
         return claims
 
     def _principal(self, claims: Mapping[str, Any]) -> Principal:
-        """The principal valid claims name, after the tenant and scope checks."""
+        """The principal valid claims name, after the version, tenant and scope checks."""
+        if claims.get("ver") != "1.0":
+            raise TokenError(
+                f"The token version {claims.get('ver')!r} is not accepted; this API takes "
+                "v1.0 access tokens."
+            )
         if claims["tid"] != self.directory.tenant_id:
             raise TokenError("The token was issued for another tenant.")
         principal = self.directory.principal(str(claims["oid"]))
