@@ -104,6 +104,17 @@ def test_openid_configuration_and_jwks(emulator: Emulator, http: httpx.Client) -
 
 
 def test_device_code_auto_approve_with_msal(emulator: Emulator, http: httpx.Client) -> None:
+    """Real MSAL's device code flow gets a v1.0 access token and a v2.0 ID token.
+
+    Source: Microsoft identity platform, "Access token claims reference"
+    (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference):
+    with an App ID URI as ``aud`` (``https://api.ci.ai.microsoft.com``, the scope's resource)
+    the token is v1.0 ("In v2.0 tokens, this value is always the client ID of the API");
+    ``appid``/``appidacr``/``unique_name`` are "only present in v1.0 tokens", ``azp``,
+    ``azpacr`` and ``preferred_username`` "only present in v2.0 tokens"; ``x5t`` is "emitted
+    only in v1.0 access tokens". "ID token claims reference": an ID token's version "is based
+    on the endpoint from where it was requested" (MSAL uses v2.0).
+    """
     app = public_app(emulator, http)
     flow = app.initiate_device_flow(scopes=[emulator.settings.scope])
     assert flow["verification_uri"].endswith("/devicelogin")
@@ -238,6 +249,8 @@ def test_refresh_token_grant_with_msal(emulator: Emulator, http: httpx.Client) -
 
 
 def test_client_credentials_with_msal(emulator: Emulator, http: httpx.Client) -> None:
+    """An app token is v1.0 too: ``appid`` and ``appidacr`` ``1`` ("When you use the client ID
+    and client secret, the value is 1", "Access token claims reference"), no ``azp``."""
     app = confidential_app(emulator, http)
     result = app.acquire_token_for_client([emulator.settings.app_scope])
     assert "access_token" in result, result

@@ -175,6 +175,8 @@ def signed_token(emulator: Emulator, **changes: object) -> str:
         (lambda emu: signed_token(emu, nbf=int(time.time()) + 600), "not yet valid"),
         (lambda emu: signed_token(emu, tid=str(uuid.uuid4())), "another tenant"),
         (lambda emu: signed_token(emu, oid=str(uuid.uuid4())), "unknown principal"),
+        # The API takes Azure AD's v1.0 access tokens only (issue 16; "Access token claims
+        # reference": a v2.0 token's iss ends in /v2.0 and its ver is 2.0).
         (
             lambda emu: emu.state.tokens.mint_access_token(
                 emu.state.directory.users[0],
