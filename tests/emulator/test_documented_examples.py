@@ -162,6 +162,10 @@ def test_operation_type_in_the_docs_casing_refreshes_a_data_source(
     job = response.json()
     assert job["operationType"] == "ingestion"
     assert api.post(f"{url}/{job['jobId']}/cancel").status_code in (200, 202, 400, 409)
+    # The examples page writes the path as .../manage/workflows/main/jobs; the contract (and
+    # the emulator) serve .../workflows/main/jobs, and the README lists the other as not
+    # imitated.
+    assert api.get(f"/instances/{instance_id}/manage/workflows/main/jobs").status_code == 404
     refused = api.post(f"{url}?operationType=Refresh")
     assert refused.status_code == 400
     assert "'Refresh'" in refused.json()["message"]
