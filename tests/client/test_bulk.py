@@ -239,11 +239,13 @@ class FakeService:
         self.link_host: str | None = None  # nextLinks point at this host instead
         self.long_throttles = 0  # key-range requests answered 429 with Retry-After: 90
         self.hosts: list[str] = []  # the host of every request received
+        self.paths: list[str] = []  # and its path
         self.lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         with self.lock:
             self.hosts.append(request.url.host)
+            self.paths.append(request.url.path)
         if request.url.path.endswith("/manage/entities/Thing"):
             return httpx.Response(200, json=META)
         p = request.url.params
@@ -304,6 +306,39 @@ def _run(call: str, ci: CustomerInsights, tmp_path: Path, **options: Any) -> Any
     if call == "to_parquet":
         return PULLS[call](ci, tmp_path / "thing.parquet", **options)
     return PULLS[call](ci, **options)
+
+
+def test_two_to_parquet_calls_to_one_path_at_once_each_write_a_whole_file(
+    bulk_ci: CustomerInsights, reference: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Concurrent writers to one path are safe: each writes its own temporary file."""
+    target = tmp_path / "customers.parquet"
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            bulk_ci.to_parquet(target, "Customer", row_group_rows=500, progress=False)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+    written = pd.read_parquet(target)
+    assert written["CustomerId"].tolist() == reference["CustomerId"].tolist()
+
+
+def test_to_parquet_into_a_missing_folder_is_refused_before_any_request(
+    tmp_path: Path,
+) -> None:
+    service = FakeService(10)
+    with pytest.raises(ValueError, match="does not exist: create it first"):
+        fake_client(service).to_parquet(tmp_path / "no" / "t.parquet", "Thing", progress=False)
+    assert all("/data/" not in h for h in service.paths)
 
 
 @pytest.mark.parametrize("call", list(PULLS))
