@@ -37,7 +37,7 @@ from ci_toolkit.exceptions import PullInterruptedError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["write_parquet"]
+__all__ = ["check_folder", "write_parquet"]
 
 logger = logging.getLogger(__name__)
 
@@ -145,14 +145,29 @@ def write_parquet(
     return written
 
 
-def _temporary_file(target: Path) -> Path:
-    """A new, empty file beside ``target`` that no other call writes (hidden name)."""
+def check_folder(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a ``Path`` when its folder exists; a ``ValueError`` naming the fix if not.
+
+    Example
+    -------
+    >>> check_folder("/no/such/folder/t.parquet")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: to_parquet: the folder /no/such/folder does not exist: create it first ...
+    """
+    target = Path(path)
     folder = target.parent
     if not folder.is_dir():
         raise ValueError(
             f"to_parquet: the folder {folder} does not exist: create it first "
             f"(e.g. Path({str(folder)!r}).mkdir(parents=True))"
         )
+    return target
+
+
+def _temporary_file(target: Path) -> Path:
+    """A new, empty file beside ``target`` that no other call writes (hidden name)."""
+    folder = check_folder(target).parent
     while True:
         name = folder / f".{target.name}.{secrets.token_hex(6)}.writing"
         try:  # the usual permissions (umask), unlike mkstemp's 0600

@@ -659,9 +659,10 @@ class DataMixin(EntitiesMixin):
         >>> pd.read_parquet("activities.parquet").shape  # doctest: +SKIP
         """
         from ci_toolkit import frames
-        from ci_toolkit.bulk.parquet import write_parquet
+        from ci_toolkit.bulk.parquet import check_folder, write_parquet
 
         check_int(row_group_rows, "row_group_rows", 1)
+        check_folder(path)
         query = DataQuery.build(
             entity, filter=filter, select=select, top=top, skip=skip, search=search, expand=expand
         )
