@@ -144,6 +144,7 @@ def fetch_page(
 
     Examples
     --------
+    >>> from ci_toolkit.http.session import ApiSession
     >>> body = {"value": [{"Id": "a"}], "@odata.count": 1}
     >>> session = ApiSession(httpx.Client(base_url="https://x/v1/",
     ...     transport=httpx.MockTransport(lambda r: httpx.Response(200, json=body))))
