@@ -11,6 +11,11 @@ __all__ = [
     "BACKOFF_INITIAL",
     "BACKOFF_JITTER",
     "BACKOFF_MAX",
+    "BULK_BATCH_PARTITION_ROWS",
+    "BULK_MAX_CONCURRENCY",
+    "BULK_MAX_LINK_RESUMES",
+    "BULK_MAX_REFETCHES",
+    "BULK_PARTITION_ROWS",
     "CONFIG_FILE_NAME",
     "CONNECT_TIMEOUT",
     "DEFAULT_BASE_URL",
@@ -21,6 +26,7 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "MAX_RETRY_ATTEMPTS",
     "MAX_RETRY_ELAPSED",
+    "MAX_THROTTLED_ATTEMPTS",
     "PAGE_SIZE",
     "POOL_TIMEOUT",
     "READ_TIMEOUT",
@@ -83,6 +89,8 @@ BACKOFF_MAX = 16.0
 BACKOFF_JITTER = 0.5
 MAX_RETRY_AFTER = 60.0
 """A ``Retry-After`` longer than this is not waited for: the ``ThrottledError`` is raised."""
+MAX_THROTTLED_ATTEMPTS = 12
+"""Attempts of one request of a parallel pull answered with a throttle (429/502/503/504)."""
 
 # --- sign-in -----------------------------------------------------------------------------------
 DEVICE_CODE_POLL_STEP = 0.5
@@ -91,3 +99,15 @@ DEVICE_CODE_POLL_STEP = 0.5
 # --- data --------------------------------------------------------------------------------------
 PAGE_SIZE = 100
 """Objects per response the service returns by default."""
+
+# --- bulk pulls --------------------------------------------------------------------------------
+BULK_MAX_CONCURRENCY = 10
+"""Requests in flight at most (the connection pool holds ``MAX_CONNECTIONS``)."""
+BULK_PARTITION_ROWS = 5_000
+"""Rows per key range of a parallel pull."""
+BULK_BATCH_PARTITION_ROWS = 5_000
+"""Rows per key range when streaming (``iter_batches``, ``to_parquet``): at most this many."""
+BULK_MAX_LINK_RESUMES = 3
+"""Times a partition continues after its last key when its nextLink is refused."""
+BULK_MAX_REFETCHES = 2
+"""Times a partition with the wrong number of rows is fetched again."""

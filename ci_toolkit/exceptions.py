@@ -75,6 +75,7 @@ __all__ = [
     "UnknownTenantError",
     "exception_class_for_status",
     "hint_for",
+    "renderings",
     "scrub",
 ]
 
@@ -109,10 +110,38 @@ def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
     """
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, _REDACTED)
+            for form in renderings(secret):
+                text = text.replace(form, _REDACTED)
     text = _JWT.sub(_REDACTED, text)
     text = _BEARER.sub(lambda m: m.group(1) + _REDACTED, text)
     return _SECRET_FIELDS.sub(lambda m: m.group(1) + _REDACTED, text)
+
+
+def renderings(secret: str) -> list[str]:
+    """Every form a secret takes in text: as is, escaped (``repr``, JSON), URL-encoded.
+
+    A key pasted with a newline reaches a message as ``k3y\\nvalue`` (escaped), never as
+    the raw value; each form is scrubbed.
+
+    Example
+    -------
+    >>> renderings("k3y/1")
+    ['k3y/1', 'k3y%2F1']
+    """
+    import json
+    from urllib.parse import quote, quote_plus
+
+    forms = [
+        secret,
+        repr(secret)[1:-1],
+        ascii(secret)[1:-1],
+        secret.encode("unicode_escape").decode("ascii"),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+    ]
+    return list(dict.fromkeys(f for f in forms if f))
 
 
 class CustomerInsightsError(Exception):

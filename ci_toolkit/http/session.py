@@ -216,6 +216,52 @@ class ApiSession:
             )
         return path
 
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """Send one attempt, no retry: for callers that schedule their own retries.
+
+        The parallel pulls of :mod:`ci_toolkit.bulk` send every request through here, so
+        they share this session's origin check (an absolute URL such as an
+        ``@odata.nextLink`` must be on the API's origin: the request carries the token and
+        the subscription key), its credentials and its logging; they apply the session's
+        :attr:`retry_policy` themselves.
+
+        Parameters
+        ----------
+        method
+            HTTP method.
+        path
+            Relative path or same-origin absolute URL.
+        params
+            Query parameters.
+        json
+            A JSON body.
+
+        Returns
+        -------
+        httpx.Response
+            The response, read (an error status is not raised here).
+
+        Raises
+        ------
+        CustomerInsightsError
+            ``path`` is an absolute URL on another origin (nothing is sent).
+        httpx.TransportError
+            The connection failed.
+
+        Example
+        -------
+        >>> session.send("GET", "instances").status_code  # doctest: +SKIP
+        200
+        """
+        return self._send_once(method.upper(), self._url(path), params, json)
+
     def _send_once(
         self, method: str, url: str, params: Mapping[str, Any] | None, json: Any
     ) -> httpx.Response:

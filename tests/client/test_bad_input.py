@@ -294,6 +294,36 @@ def test_missing_subscription_key(world: Emulator) -> None:
     assert prompt.codes == []  # nothing was sent
 
 
+@pytest.mark.parametrize(
+    ("cut", "what"),
+    [
+        ("\n", "a line break"),
+        ("\r\n", "a carriage return"),
+        ("\t", "a tab"),
+        ("\x7f", "U+007F"),
+        ("\u200b", "U+200B"),  # a zero-width space: invisible when pasted
+    ],
+)
+@pytest.mark.parametrize("via", ["argument", "environment"])
+def test_subscription_key_with_a_control_character(
+    world: Emulator, monkeypatch: pytest.MonkeyPatch, cut: str, what: str, via: str
+) -> None:
+    key = world.settings.subscription_key
+    pasted = key[:10] + cut + key[10:]
+    prompt = RecordingPrompt()
+    if via == "environment":
+        monkeypatch.setenv("CI_SUBSCRIPTION_KEY", pasted)
+    with pytest.raises(exc.ConfigurationError) as info:
+        connect(world, prompt, subscription_key=pasted if via == "argument" else None)
+    text = assert_toolkit_error(info, exc.ConfigurationError)
+    assert "Setting subscription_key (CI_SUBSCRIPTION_KEY)" in text
+    assert what in text
+    assert "position 11" in text
+    for form in [*exc.renderings(pasted), key[:10], key[10:]]:
+        assert form not in text  # not the value, escaped or not, nor a piece of it
+    assert prompt.codes == []  # refused before any request
+
+
 def test_wrong_subscription_key(world: Emulator) -> None:
     wrong = "0123456789abcdef0123456789abcdef"
     with connect(world, subscription_key=wrong) as ci:
