@@ -22,11 +22,15 @@ __all__ = [
     "DELEGATED_SCOPE",
     "DEVICE_CODE_POLL_STEP",
     "ENV_VARS",
+    "JOB_MAX_FAILED_POLLS",
+    "JOB_RECENT_JOBS",
+    "JOB_UNSURE_STATUSES",
     "MAX_CONNECTIONS",
     "MAX_RETRY_AFTER",
     "MAX_RETRY_ATTEMPTS",
     "MAX_RETRY_ELAPSED",
     "MAX_THROTTLED_ATTEMPTS",
+    "MAX_URL_LENGTH",
     "PAGE_SIZE",
     "POOL_TIMEOUT",
     "READ_TIMEOUT",
@@ -36,6 +40,7 @@ __all__ = [
     "SERVICE_SCOPE",
     "SUBSCRIPTION_KEY_HEADER",
     "TOKEN_CACHE_PREFIX",
+    "TOKEN_REFRESH_MARGIN",
     "USER_AGENT",
     "WRITE_TIMEOUT",
 ]
@@ -75,6 +80,9 @@ READ_TIMEOUT = 60.0
 WRITE_TIMEOUT = 60.0
 POOL_TIMEOUT = 10.0
 MAX_CONNECTIONS = 10
+MAX_URL_LENGTH = 8_192
+"""Longest request URL sent: the service's limit is not documented; 8 KiB is the limit of
+common Azure front ends (Front Door, and IIS-style defaults are lower still)."""
 
 # --- retries -----------------------------------------------------------------------------------
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -95,6 +103,16 @@ MAX_THROTTLED_ATTEMPTS = 12
 # --- sign-in -----------------------------------------------------------------------------------
 DEVICE_CODE_POLL_STEP = 0.5
 """Seconds between status updates of the device code prompt while waiting."""
+TOKEN_REFRESH_MARGIN = 300.0
+"""Refresh a token this many seconds before it expires (or at half its life if shorter)."""
+
+# --- jobs --------------------------------------------------------------------------------------
+JOB_MAX_FAILED_POLLS = 3
+"""Polls in a row ``JobHandle.wait`` lets fail (after their retries) before it gives up."""
+JOB_RECENT_JOBS = 50
+"""Recent jobs listed to tell a job this client submitted from the ones before it."""
+JOB_UNSURE_STATUSES = frozenset({502, 503, 504})
+"""Statuses after which a job submission may or may not have created the job."""
 
 # --- data --------------------------------------------------------------------------------------
 PAGE_SIZE = 100

@@ -198,6 +198,12 @@ def _read_config_file(path: Path) -> dict[str, str]:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"Cannot read the config file {path}: it is not UTF-8 text (byte "
+            f"0x{exc.object[exc.start]:02x} at position {exc.start}). Save it as UTF-8 (or "
+            "remove it)."
+        ) from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigurationError(
             f"Cannot read the config file {path}: {exc}. Fix or remove the file."

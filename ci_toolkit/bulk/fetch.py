@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import orjson
 
-from ci_toolkit.exceptions import ApiStatusError
-from ci_toolkit.http.errors import error_from_response, is_certificate_failure, retry_after_of
+from ci_toolkit.exceptions import ApiStatusError, is_certificate_failure
+from ci_toolkit.http.errors import error_from_response, retry_after_of
 from ci_toolkit.http.retry import RetryPolicy
 
 if TYPE_CHECKING:

@@ -62,8 +62,7 @@ from ci_toolkit.bulk.planner import (
     plan_offsets,
     resume_filter,
 )
-from ci_toolkit.exceptions import QueryError, ServiceUnreachableError
-from ci_toolkit.http.errors import unreachable_hint
+from ci_toolkit.exceptions import QueryError, ServiceUnreachableError, unreachable_hint
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -44,7 +44,8 @@ import httpx
 import tenacity
 
 from ci_toolkit import _defaults
-from ci_toolkit.http.errors import is_certificate_failure, retry_after_of
+from ci_toolkit.exceptions import is_certificate_failure
+from ci_toolkit.http.errors import retry_after_of
 
 __all__ = ["NOT_SENT_ERRORS", "RetryPolicy", "send_with_retries"]
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ci_toolkit.odata import Filter, render
+from ci_toolkit.resources._base import segment
 
 __all__ = ["DataQuery"]
 
@@ -129,6 +130,7 @@ class DataQuery:
         ...
         ValueError: top must be an integer >= 0, got -1
         """
+        segment(entity)  # a name that reaches its own path, or a ValueError now
         check_int(top, "top", 0)
         check_int(skip, "skip", 0)
         if search is not None and not isinstance(search, str):
