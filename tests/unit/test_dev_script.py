@@ -86,9 +86,9 @@ def test_unsupported_python_is_refused_naming_its_version(tmp_path: Path) -> Non
 
 
 def _fake_python(folder: Path, name: str, minor: int | None) -> Path:
-    """A stand-in interpreter: answers ``-c`` with its minor version (like ``./dev``'s probe)
-    and fails to create a venv, writing down that it was the one chosen.
+    """A stand-in interpreter that answers ``./dev``'s version probe with ``3.minor``.
 
+    It cannot create a venv, so ``./dev`` stops with an error naming the interpreter it chose.
     ``minor=None`` is a pyenv shim for a version that is not selected: it fails to run.
     """
     folder.mkdir(parents=True, exist_ok=True)
