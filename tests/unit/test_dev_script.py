@@ -199,6 +199,26 @@ def test_venv_of_another_python_is_not_silently_reused(tmp_path: Path) -> None:
     assert f"CI_TOOLKIT_VENV=.venv-3.{MINORS[-1]}" in message
 
 
+def _pyproject_checksum() -> str:
+    """What ``./dev`` writes into a venv's stamp for this checkout's pyproject.toml."""
+    with (ROOT / "pyproject.toml").open("rb") as pyproject:
+        out = subprocess.run(["cksum"], stdin=pyproject, capture_output=True, check=True).stdout
+    return out.split()[0].decode()
+
+
+def _running_venv_env() -> dict[str, str]:
+    """The environment pointing ``./dev`` at the venv running these tests.
+
+    Only when ``./dev`` installed that venv from this checkout's pyproject.toml (as in CI):
+    otherwise it would reinstall this checkout into it, e.g. into a venv shared with another
+    checkout, so the test skips.
+    """
+    stamp = Path(sys.prefix) / ".ci-toolkit-test.stamp"
+    if not stamp.is_file() or stamp.read_text().split()[0] != _pyproject_checksum():
+        pytest.skip(f"{sys.prefix} was not installed by ./dev from this pyproject.toml")
+    return {**os.environ, "CI_TOOLKIT_VENV": sys.prefix}
+
+
 def _recording_venv(tmp_path: Path) -> dict[str, str]:
     """A venv whose stamp says it is installed and whose tools write down their arguments."""
     venv = tmp_path / "venv"
@@ -207,10 +227,7 @@ def _recording_venv(tmp_path: Path) -> dict[str, str]:
         script = venv / "bin" / tool
         script.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path}/{tool}.args\necho 3.{MINORS[0]}.0\n')
         script.chmod(0o755)
-    checksum = subprocess.run(
-        ["cksum"], stdin=(ROOT / "pyproject.toml").open("rb"), capture_output=True, check=True
-    ).stdout.split()[0]
-    (venv / ".ci-toolkit-test.stamp").write_text(f"{checksum.decode()} [test]\n")
+    (venv / ".ci-toolkit-test.stamp").write_text(f"{_pyproject_checksum()} [test]\n")
     env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
     return {**env, "CI_TOOLKIT_VENV": str(venv)}
 
@@ -253,8 +270,8 @@ def test_unknown_command_is_explained() -> None:
 
 
 def test_second_run_reuses_the_environment() -> None:
-    env = {**os.environ, "CI_TOOLKIT_VENV": sys.prefix}
-    _run("lab", "--version", env=env)  # may install the first time
+    env = _running_venv_env()
+    _run("lab", "--version", env=env)  # installs nothing: the stamp matches
     started = time.monotonic()
     second = _run("lab", "--version", env=env)
     assert second.returncode == 0, second.stderr
@@ -273,8 +290,7 @@ def test_lab_serves_the_notebooks_folder(tmp_path: Path) -> None:
     port, token = _free_port(), "dev-script-test"
     home = tmp_path / "home"
     env = {
-        **os.environ,
-        "CI_TOOLKIT_VENV": sys.prefix,
+        **_running_venv_env(),
         "HOME": str(home),
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_DATA_DIR": str(home / "data"),
