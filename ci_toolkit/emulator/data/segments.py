@@ -437,7 +437,7 @@ def segment_history(
     """
     rng = np.random.default_rng([seed, *name.encode()])
     growth = rng.uniform(-0.15, 0.35)
-    noise = rng.normal(0, 0.01, days).cumsum()
+    noise = rng.normal(0, 0.01, days).cumsum(axis=0)  # numpy 2.5's stubs require an argument
     points: list[dict[str, Any]] = []
     stop = days if active else days - 30
     base = now.replace(hour=2, minute=0, second=0, microsecond=0)
