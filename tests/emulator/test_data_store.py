@@ -15,6 +15,7 @@ import pytest
 
 from ci_toolkit.emulator.data.keyindex import KeyIndex
 from ci_toolkit.emulator.data.rowcache import RowBlockCache
+from ci_toolkit.emulator.data.segment_store import segment_relation
 from ci_toolkit.emulator.data.store import DataStore, DefinitionError, NotFoundError
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -324,12 +325,12 @@ def test_key_range_pages_equal_the_sql_pages() -> None:
     try:
         queries = _key_range_queries(store)
         fast = [_pages(store, entity, options) for entity, options in queries]
-        indexes = dict(store._key_indexes)
+        indexes = dict(store._key_ranges.indexes)
         assert indexes["Customer"] is not None  # the key index served them
         assert indexes["UnifiedActivity"] is not None
-        store._key_indexes = dict.fromkeys(indexes)  # no index: every page from SQL
+        store._key_ranges.indexes = dict.fromkeys(indexes)  # no index: every page from SQL
         slow = [_pages(store, entity, options) for entity, options in queries]
-        store._key_indexes = indexes
+        store._key_ranges.indexes = indexes
         for query, fast_pages, slow_pages in zip(queries, fast, slow, strict=True):
             assert fast_pages == slow_pages, query
         page = store.odata_page("Customer", {"$filter": "CustomerId ge '8'", "$count": "true"})
@@ -357,9 +358,11 @@ def test_key_range_pages_equal_the_sql_pages_whatever_the_text() -> None:
             )
         options = {"$filter": "CustomerId ne null", "$count": "true"}
         fast = _pages(store, "Customer", options)
-        assert store._key_indexes["Customer"] is not None  # the key index served them
-        assert store._row_blocks.misses == 1  # one block of 1,024: every row rendered at once
-        store._key_indexes = {"Customer": None}
+        assert store._key_ranges.indexes["Customer"] is not None  # the key index served them
+        assert (
+            store._key_ranges.row_blocks.misses == 1
+        )  # one block of 1,024: every row rendered at once
+        store._key_ranges.indexes = {"Customer": None}
         assert fast == _pages(store, "Customer", options)
         served = {r["CustomerId"]: r["FirstName"] for page in fast for r in json.loads(page[0])}
         assert {key: served[key] for key in texts} == texts
@@ -383,17 +386,18 @@ def test_stale_key_index_falls_back_to_sql(store: DataStore) -> None:
     expected = _pages(store, "Customer", options)
     keys = store.export_table("Customer").column("CustomerId").to_pylist()
     # As if the table had just been replaced by one with other rows: positions are wrong.
-    store._key_indexes["Customer"] = KeyIndex(pa.array(keys[1:]))
+    store._key_ranges.indexes["Customer"] = KeyIndex(pa.array(keys[1:]))
     try:
         assert _pages(store, "Customer", options)[0][0] == expected[0][0]
     finally:
-        store._key_indexes.pop("Customer")
+        store._key_ranges.indexes.pop("Customer")
     assert _pages(store, "Customer", options) == expected
     # Re-evaluating a segment replaces its table and forgets the table's key index.
     store.odata_page("GoldAndPlatinumMembers", {"$top": "3"})
-    assert store._key_indexes['"segment__GoldAndPlatinumMembers"'] is not None
+    relation = segment_relation("GoldAndPlatinumMembers")
+    assert store._key_ranges.indexes[relation] is not None
     store.evaluate_segment("GoldAndPlatinumMembers")
-    assert '"segment__GoldAndPlatinumMembers"' not in store._key_indexes
+    assert relation not in store._key_ranges.indexes
 
 
 def test_memory_page_is_the_page_when_its_rows_are_rendered_already() -> None:
