@@ -29,12 +29,20 @@ from ci_toolkit.emulator.data.definitions import DefinitionError, Definitions, i
 from ci_toolkit.emulator.data.odata import quote_ident
 from ci_toolkit.emulator.data.segments import demo_segments, segment_history, segment_sql
 
-__all__ = ["HISTORY_DAYS", "SEGMENT_COLUMNS", "SegmentStore", "segment_relation"]
+__all__ = [
+    "HISTORY_DAYS",
+    "MAX_HISTORY_DAYS",
+    "SEGMENT_COLUMNS",
+    "SegmentStore",
+    "segment_relation",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Days of size history a new segment gets (synthetic before its first evaluation).
 HISTORY_DAYS = 90
+#: Days of history asked for beyond this are all of it (the history is at most 366 points).
+MAX_HISTORY_DAYS = 3650
 #: The ``Customer`` columns of a segment's member table.
 SEGMENT_COLUMNS = [
     "CustomerId", "FirstName", "LastName", "FullName", "Email", "Phone", "City", "Country",
@@ -226,7 +234,8 @@ class SegmentStore:
         with self.records.lock:
             out = self.records.public(name)
             if include_history:
-                days = HISTORY_DAYS if history_days is None else max(history_days, 0)
+                days = HISTORY_DAYS if history_days is None else history_days
+                days = min(max(days, 0), MAX_HISTORY_DAYS)  # timedelta has a limit
                 history = self.history.get(name, [])
                 newest = max([iso(self.now), *(p["evaluationDate"] for p in history[-1:])])
                 reference = datetime.fromisoformat(newest.replace("Z", "+00:00"))
