@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from ci_toolkit.emulator import Emulator, EmulatorConfig
 from ci_toolkit.emulator.data.measures import AGGREGATES
-from ci_toolkit.emulator.data.segments import COMPARISON_OPERATORS
+from ci_toolkit.emulator.data.segments import COMPARISON_OPERATORS, MAX_CRITERIA_DEPTH
 from tests.support import api_client
 
 #: ``CI_NEVER_500_EXAMPLES=2000`` searches longer, with fresh random examples each run.
@@ -315,3 +315,34 @@ def test_data_route_never_answers_500(
 ) -> None:
     api, root = client
     _send(api, "GET", f"{root}/data/{quote(entity, safe='')}", **options)
+
+
+def _nested_criteria(depth: int) -> dict[str, Any]:
+    node: dict[str, Any] = {"attribute": "Customer.Country", "comparisonOperator": "equals",
+                            "value": "Ireland"}  # fmt: skip
+    for _ in range(depth):
+        node = {"logicalOperator": "and", "childCriterias": [node]}
+    return node
+
+
+def test_input_nested_beyond_reason_is_a_400(client: tuple[httpx.Client, str]) -> None:
+    """Thousands of levels (in a body, in criteria, in a ``$filter``) are the request's fault:
+    400 saying so, where Python's recursion limit made them 500s."""
+    api, root = client
+    deep_body = b"[" * 50_000 + b"]" * 50_000
+    for url in (f"{root}/manage/segments", f"{root}/manage/measures"):
+        response = api.post(url, content=deep_body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, response.text
+        assert "nested too deeply" in response.text
+    body = {"name": "Deep", "segmentQueryExpression": {"rowsets": [{"criteria": _nested_criteria(
+        MAX_CRITERIA_DEPTH + 1)}]}}  # fmt: skip
+    response = api.post(f"{root}/manage/segments", json=body)
+    assert response.status_code == 400
+    assert f"more than {MAX_CRITERIA_DEPTH} groups deep" in response.json()["message"]
+    body["segmentQueryExpression"]["rowsets"][0]["criteria"] = _nested_criteria(MAX_CRITERIA_DEPTH)
+    response = api.post(f"{root}/manage/segments", json=body)
+    assert response.status_code == 201, response.text
+    assert api.delete(f"{root}/manage/segments/Deep").status_code == 200
+    response = api.get(f"{root}/data/Customer", params={"$filter": "not " * 2000 + "EmailOptIn"})
+    assert response.status_code == 400
+    assert response.json()["errorCode"] == "RequestTooComplex"  # an ODataError

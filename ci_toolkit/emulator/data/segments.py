@@ -30,6 +30,7 @@ from ci_toolkit.emulator.data.odata import kind_of, quote_ident
 
 __all__ = [
     "COMPARISON_OPERATORS",
+    "MAX_CRITERIA_DEPTH",
     "SegmentDefinitionError",
     "criteria_sql",
     "demo_segments",
@@ -56,6 +57,9 @@ COMPARISON_OPERATORS = {
     "isWithinLast", "isBetween", "isNotBetween", "yearToDate", "dayOf", "monthOf", "yearOf",
     "dayOfWeek",
 }  # fmt: skip
+#: Groups nested deeper than this are refused (the service's limit is not documented; the
+#: emulator's SQL translation recurses once per level).
+MAX_CRITERIA_DEPTH = 64
 _UNSUPPORTED = {"any", "all", "timeAt", "childOf", "parentOf"}
 _SET_OPERATIONS = {
     "union": "UNION",
@@ -252,8 +256,13 @@ def criteria_sql(node: Mapping[str, Any], ctx: _Context) -> Fragment:
     return fragment if fragment[0] else ("TRUE", [])
 
 
-def _criteria_part(node: Any, ctx: _Context) -> tuple[list[Fragment], Fragment]:
+def _criteria_part(node: Any, ctx: _Context, depth: int = 0) -> tuple[list[Fragment], Fragment]:
     """``(activity conditions still to wrap in EXISTS, customer-level condition)``."""
+    if depth > MAX_CRITERIA_DEPTH:
+        raise SegmentDefinitionError(
+            f"The criteria are nested more than {MAX_CRITERIA_DEPTH} groups deep; "
+            "combine conditions in fewer 'childCriterias' levels."
+        )
     if not isinstance(node, Mapping):
         raise SegmentDefinitionError("A criteria entry must be a JSON object.")
     children = node.get("childCriterias")
@@ -272,7 +281,7 @@ def _criteria_part(node: Any, ctx: _Context) -> tuple[list[Fragment], Fragment]:
     parts: list[Fragment] = []
     activity: list[Fragment] = []
     for child in children:
-        child_activity, child_sql = _criteria_part(child, ctx)
+        child_activity, child_sql = _criteria_part(child, ctx, depth + 1)
         if logical == "and":
             activity.extend(child_activity)
         elif child_activity:
