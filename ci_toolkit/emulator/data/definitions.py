@@ -24,7 +24,7 @@ import copy
 import logging
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,10 +94,6 @@ class Definitions:
 
     def __contains__(self, name: object) -> bool:
         return name in self._records
-
-    def __iter__(self) -> Iterator[str]:
-        with self.lock:
-            return iter(list(self._records))
 
     def names(self) -> list[str]:
         """Every name, in creation order."""
