@@ -39,6 +39,21 @@ def demo_instance_id(seed: int, index: int) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"instance:{seed}:{index}"))
 
 
+def _check_schedules(path: Path) -> None:
+    """Stop the start if the schedules file (read later, by the workflow engine) is unreadable.
+
+    Raises
+    ------
+    DataDirError
+        When the file exists but is not an array of objects with a ``scheduleId``.
+    """
+    saved = read_json(path, expect=list)
+    if saved is not None and not all(
+        isinstance(s, dict) and isinstance(s.get("scheduleId"), str) for s in saved
+    ):
+        raise DataDirError(path, "it is not an array of objects with a 'scheduleId'")
+
+
 @dataclass
 class InstanceState:
     """One Customer Insights instance (environment) of the emulator."""
@@ -58,7 +73,14 @@ class InstanceState:
 
 
 class EmulatorState:
-    """The whole emulated world of one run, built deterministically from the config."""
+    """The whole emulated world of one run, built deterministically from the config.
+
+    Raises
+    ------
+    DataDirError
+        When a file in ``config.data_dir`` (definitions, role assignments, schedules) exists
+        but cannot be read; the file is left as it is and nothing stays open.
+    """
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
@@ -91,8 +113,8 @@ class EmulatorState:
         for index, (name, kind, profiles) in enumerate(demo):
             instance_id = demo_instance_id(config.seed, index)
             data_dir = config.data_dir / instance_id if config.data_dir else None
-            if data_dir is not None:  # read lazily by the engine: check it now
-                read_json(data_dir / SCHEDULES_FILE, expect=list)
+            if data_dir is not None:
+                _check_schedules(data_dir / SCHEDULES_FILE)
             data = DataStore(
                 instance_id=instance_id,
                 profiles=profiles,

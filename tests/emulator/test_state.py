@@ -22,6 +22,7 @@ SEED = 5
         (ROLE_ASSIGNMENTS_FILE, b'[{"role": "admin"}]', "'principalId' and 'role'"),
         (ROLE_ASSIGNMENTS_FILE, b"\xff\xfe[]", "not UTF-8"),
         (SCHEDULES_FILE, b"[{]", "not valid JSON"),
+        (SCHEDULES_FILE, b'[{"name": "nightly"}]', "objects with a 'scheduleId'"),
         (SCHEDULES_FILE, None, "Is a directory"),
     ],
 )
@@ -48,3 +49,20 @@ def test_an_unreadable_data_dir_file_stops_the_run_and_is_kept(
     else:
         assert path.read_bytes() == content
     assert [p.name for p in folder.iterdir()] == [name]
+
+
+def test_readable_data_dir_files_start_the_run(tmp_path: Path) -> None:
+    """The checks refuse only what cannot be read: files as the emulator writes them load."""
+    folder = tmp_path / demo_instance_id(SEED, 0)
+    folder.mkdir()
+    (folder / SCHEDULES_FILE).write_text('[{"scheduleId": "s1", "name": "nightly"}]')
+    (folder / ROLE_ASSIGNMENTS_FILE).write_text(
+        '[{"principalId": "p1", "role": "viewer", "principalType": "group"}]'
+    )
+    state = EmulatorState(EmulatorConfig(profiles=50, seed=SEED, data_dir=tmp_path))
+    try:
+        instance = state.instances[demo_instance_id(SEED, 0)]
+        assert instance.role_assignments == {"p1": "viewer"}
+        assert instance.principal_types == {"p1": "group"}
+    finally:
+        state.close()
