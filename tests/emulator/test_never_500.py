@@ -37,6 +37,7 @@ SETTINGS = settings(
 ATTRIBUTES = [
     "Customer.Country", "Customer.BirthDate", "Customer.EmailOptIn", "Customer.LoyaltyTier",
     "Customer.CustomerId", "Customer_Measure.TotalSpend", "Customer_Measure.LastPurchaseDate",
+    "Customer_Measure.PurchaseCount",
     "UnifiedActivity.ActivityTime", "UnifiedActivity.Amount", "UnifiedActivity.ActivityType",
     "Country", "TotalSpend", "Amount", "Nope.Country", "Customer.", ".", "",
 ]  # fmt: skip
@@ -55,7 +56,8 @@ scalars = st.one_of(
     st.floats(),
     st.text(max_size=20),
     st.sampled_from(["2020-01-01", "2020-13-45", "30 days", "P3D", "P0D", "1e400", "-1", "",
-                     "true", "9999-12-31T23:59:59Z", "0001-01-01"]),
+                     "true", "9999-12-31T23:59:59Z", "0001-01-01", "999999999999 days",
+                     "P99999999Y", "99999999999999999999999"]),
 )  # fmt: skip
 json_values = st.recursive(
     scalars,

@@ -152,7 +152,7 @@ def _convert(value: Any, kind: str, attribute: str) -> Any:
             if parsed.tzinfo is not None:
                 parsed = parsed.astimezone(UTC).replace(tzinfo=None)
             return parsed
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: int(float("1e400"))
         expected = {"int": "a whole number", "double": "a number", "bool": "true or false"}.get(
             kind, "an ISO 8601 date"
         )
@@ -162,7 +162,8 @@ def _convert(value: Any, kind: str, attribute: str) -> Any:
     return text
 
 
-def _duration(value: Any, attribute: str) -> timedelta:
+def _duration_days(value: Any, attribute: str) -> int:
+    """The days of an ``isWithinLast`` period (``'30 days'``, ``'P6M'``...)."""
     match = _DURATION.match(str(value or ""))
     if not match:
         raise SegmentDefinitionError(
@@ -171,8 +172,7 @@ def _duration(value: Any, attribute: str) -> timedelta:
         )
     amount = int(match.group("iso") or match.group("n"))
     unit = (match.group("iunit") or match.group("unit")).lower()[0]
-    days = {"d": 1, "w": 7, "m": 30, "y": 365}[unit] * amount
-    return timedelta(days=days)
+    return {"d": 1, "w": 7, "m": 30, "y": 365}[unit] * amount
 
 
 def _condition(node: Mapping[str, Any], ctx: _Context) -> tuple[str, Fragment]:
@@ -235,7 +235,9 @@ def _condition(node: Mapping[str, Any], ctx: _Context) -> tuple[str, Fragment]:
     if kind not in {"datetime", "date"}:
         raise SegmentDefinitionError(f"'{op}' needs a date attribute; '{attribute}' is not.")
     if op == "isWithinLast":
-        since = ctx.now - _duration(value, attribute)
+        # A period longer than the calendar goes back to its start: every row.
+        days = min(_duration_days(value, attribute), (ctx.now - datetime.min).days)
+        since = ctx.now - timedelta(days=days)
         return entity, (f"({col} >= {param(since)} AND {col} <= {param(ctx.now)})", params)
     if op == "yearToDate":
         start = datetime(ctx.now.year, 1, 1)
