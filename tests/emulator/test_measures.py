@@ -135,3 +135,22 @@ def test_names_differing_only_in_case_are_one_name(
     assert api.get(f"{measures_url(instance_id)}/{name}").json()["latestEvaluation"]["state"] == (
         "completed"
     )
+
+
+def test_aggregates_of_text_and_of_all_rows(api: httpx.Client, instance_id: str, name: str) -> None:
+    """A profile measure over text (the latest ``Country``) evaluates, with no average in its
+    output; ``'*'`` (all rows) suits ``count`` only. Both answered 500 before."""
+    latest = body(name, "max", "Country")
+    latest["definition"]["linkedEntities"] = [{"kind": "base", "entity": "Customer"}]
+    del latest["definition"]["filteringCriteria"]
+    response = api.post(measures_url(instance_id), json=latest)
+    assert response.status_code == 200, response.text
+    measure = response.json()
+    assert measure["latestEvaluation"]["state"] == "completed"
+    assert "average" not in measure["output"]["values"]
+    assert measure["output"]["values"]["max"] >= measure["output"]["values"]["min"]
+    for operation in ("avg", "max"):
+        rows = body(f"{name}_{operation}", operation, "*")
+        response = api.post(measures_url(instance_id), json=rows)
+        assert response.status_code == 400
+        assert "is for 'count' only" in response.json()["messages"][0]["message"]

@@ -31,7 +31,7 @@ from ci_toolkit.emulator.data.definitions import (
     utcnow,
 )
 from ci_toolkit.emulator.data.measures import MeasurePlan, demo_measures, plan_measure
-from ci_toolkit.emulator.data.odata import quote_ident, to_json_value
+from ci_toolkit.emulator.data.odata import kind_of, quote_ident, to_json_value
 from ci_toolkit.emulator.data.segment_store import HISTORY_DAYS
 
 __all__ = ["MeasureStore"]
@@ -192,14 +192,18 @@ class MeasureStore:
             elif name in failed:
                 self._failed(name, failed[name], at)
             elif plan_or_error is not None:
-                self._output(name, plan_or_error, at)
+                try:
+                    self._output(name, plan_or_error, at)
+                except duckdb.Error as exc:  # a failed evaluation, never a 500
+                    logger.info("measure %s failed to evaluate: %s", name, exc)
+                    self._failed(name, str(exc).splitlines()[0], at)
 
     def _output(self, name: str, plan: MeasurePlan, at: datetime) -> None:
         cur = self._cursor()
         if plan.is_profile:
             col = quote_ident(name)
             kind = self._columns("Customer_Measure").get(name, "DOUBLE")
-            numeric = not kind.upper().startswith("TIMESTAMP")
+            numeric = kind_of(kind) in {"int", "double"}  # no average of text or dates
             avg = f"avg({col})" if numeric else "NULL"
             row = cur.execute(
                 f"SELECT count({col}), {avg}, min({col}), max({col}) FROM Customer_Measure"
@@ -311,7 +315,12 @@ class MeasureStore:
                 day = base - timedelta(days=back)
                 day_plan = plan_measure(name, definition, self._schemas(), now=day)
                 sql, params = day_plan.scalar_sql(until=day.replace(tzinfo=None))
-                row = cur.execute(sql, params).fetchall()[0]
+                try:
+                    row = cur.execute(sql, params).fetchall()[0]
+                except duckdb.Error as exc:  # no history rather than a 500
+                    logger.info("output history of %s failed: %s", name, exc)
+                    out = []
+                    break
                 values = {
                     a: v for (a, _), x in zip(plan.select, row, strict=True) if (v := _fmt(x))
                 }
