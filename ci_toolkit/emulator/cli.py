@@ -90,7 +90,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="wait for a person to approve device codes at /devicelogin",
     )
-    add("--data-dir", type=Path, default=None, help="folder where changes persist across runs")
+    add(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder where changes persist across runs (an unreadable file there stops the start)",
+    )
     add("--output-dir", type=Path, default=None, help="folder where exports write their files")
 
 
