@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "APP_NAME",
+    "APP_PORT",
     "AUTHORITY_HOST",
     "BACKOFF_INITIAL",
     "BACKOFF_JITTER",
@@ -91,3 +92,7 @@ DEVICE_CODE_POLL_STEP = 0.5
 # --- data --------------------------------------------------------------------------------------
 PAGE_SIZE = 100
 """Objects per response the service returns by default."""
+
+# --- dashboard app -------------------------------------------------------------------------------
+APP_PORT = 8866
+"""Port ``ci-toolkit app`` serves the dashboard on (Voilà's usual port)."""

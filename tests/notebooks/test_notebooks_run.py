@@ -180,6 +180,12 @@ def test_notebook_runs_and_shows_no_secret(path: Path, kernel_env: Path) -> None
     assert errors == []
     tracebacks = [o for c in code for o in c.outputs if "Traceback" in o.get("text", "")]
     assert tracebacks == []
+    standard = {"@jupyter-widgets/controls", "@jupyter-widgets/base", "@jupyter-widgets/output"}
+    models = notebook.metadata.get("widgets", {}).get(
+        "application/vnd.jupyter.widget-state+json", {"state": {}}
+    )["state"]
+    modules = {m["model_module"] for m in models.values()}
+    assert modules <= standard, f"{path.name} uses widgets outside ipywidgets: {modules}"
     for cell in code:
         kinds = {kind for o in cell.outputs for kind in o.get("data", {})}
         if _shows_a_chart(cell):
