@@ -8,6 +8,8 @@ browser's autosave can never write outputs into the committed notebooks.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -177,6 +179,16 @@ def page(browser: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+def spki_sha256(pem: str) -> str:
+    """Base64 SHA-256 of a certificate's SubjectPublicKeyInfo (Chromium's SPKI pin format)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
 
 
 def screenshot(page: Page, name: str) -> Path:
