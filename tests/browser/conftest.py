@@ -1,4 +1,4 @@
-"""JupyterLab on 127.0.0.1 driven by Debian's Chromium through Playwright.
+"""JupyterLab and Notebook 7 on 127.0.0.1 driven by Debian's Chromium through Playwright.
 
 No browser is ever downloaded: Playwright launches ``/usr/bin/chromium``. Without it the
 browser tests skip, unless ``CI_TOOLKIT_REQUIRE_BROWSER=1`` (set by ``.ci/run``), where a
@@ -121,6 +121,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "--LabApp.extension_manager=readonly",
         f"--LabApp.workspaces_dir={base / 'workspaces'}",
         f"--LabApp.user_settings_dir={settings}",
+        # Notebook 7 (/notebooks/...) is served by the same server, with the same settings
+        f"--JupyterNotebookApp.user_settings_dir={settings}",
+        f"--JupyterNotebookApp.workspaces_dir={base / 'workspaces'}",
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
