@@ -9,6 +9,7 @@ the first screen) land in ``test-artifacts/browser/notebook-<name>.png``.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,7 +44,13 @@ def _expects_widgets(path: Path) -> bool:
 
 def _charts(path: Path) -> int:
     """Cells that draw a matplotlib figure (widget charts come on top of these)."""
-    return sum(1 for s in _sources(path) if "plt.show()" in s or s.rstrip().endswith("\nfig"))
+
+    def draws(source: str) -> bool:
+        source = source.rstrip()
+        plotted = re.search(r"\.plot\.\w+\(.*\);$", source, re.S)  # pandas' plot
+        return "plt.show()" in source or source.endswith("\nfig") or plotted is not None
+
+    return sum(1 for s in _sources(path) if draws(s))
 
 
 def _screenshot_whole_notebook(page: Page, name: str) -> Path:

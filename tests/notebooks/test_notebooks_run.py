@@ -110,7 +110,8 @@ def _code(cell: nbformat.NotebookNode) -> str:
 
 def _shows_a_chart(cell: nbformat.NotebookNode) -> bool:
     source = cell.source.rstrip()
-    return "plt.show()" in source or source.endswith("\nfig")
+    plotted = re.search(r"\.plot\.\w+\(.*\);$", source, re.S)  # pandas' plot, repr hidden
+    return "plt.show()" in source or source.endswith("\nfig") or plotted is not None
 
 
 def _shows_a_widget(cell: nbformat.NotebookNode) -> bool:
