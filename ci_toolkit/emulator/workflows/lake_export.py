@@ -242,6 +242,9 @@ class _FsspecStorage:
             ) from error
         self.fs, self.base = fsspec.core.url_to_fs(root, **dict(options))
         self.base = self.base.rstrip("/")
+        container = self.base.split("/", 1)[0]
+        if container and not self.fs.exists(container):  # on adlfs: create the container
+            self.fs.mkdir(container)
 
     def write(self, relative: str, data: bytes) -> None:
         self.fs.pipe_file(f"{self.base}/{relative}", data)
