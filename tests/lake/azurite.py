@@ -1,7 +1,8 @@
 """Azurite (Microsoft's Azure Storage emulator, npm) for the lake tests: a real Blob endpoint.
 
 ``.ci/run`` installs it into ``.cache/azurite`` (or ``$CI_TOOLKIT_AZURITE_DIR``); locally the
-tests skip with the install command when it is absent, in CI (``CI=true``) they fail.
+tests skip with the install command when it is absent, in CI (``CI=true`` or
+``CI_TOOLKIT_REQUIRE_AZURITE=1``, which ``.ci/run`` sets) they fail.
 It always runs with ``--disableTelemetry`` (nothing here may call an outside host), on
 127.0.0.1, in memory.
 """
@@ -37,7 +38,9 @@ def require_azurite() -> Path:
             "Azurite is not installed: npm install --no-audit --no-fund --prefix "
             ".cache/azurite azurite@3 (what .ci/run does)"
         )
-        if os.environ.get("CI", "").lower() == "true":
+        if os.environ.get("CI", "").lower() == "true" or os.environ.get(
+            "CI_TOOLKIT_REQUIRE_AZURITE"
+        ):
             pytest.fail(f"in CI the Azurite tests must run: {reason}")
         pytest.skip(reason)
     return binary
