@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ci_toolkit.resources.customers import Customer360, CustomersMixin
+from ci_toolkit.resources.export_preview import ExportPreviewMixin
 from ci_toolkit.resources.exports import ExportsMixin
 from ci_toolkit.resources.instances import InstancesMixin
 from ci_toolkit.resources.jobs import JobHandle, JobTimeoutError
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 
 class CustomerInsights(
+    ExportPreviewMixin,
     InstancesMixin,
     CustomersMixin,
     SegmentsMixin,

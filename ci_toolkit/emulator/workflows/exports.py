@@ -10,11 +10,13 @@ Each run of an Azure Data Lake (data-out) export writes a CDM folder into the la
 (:mod:`ci_toolkit.emulator.workflows.lake_export`): ``model.json`` plus CSV partitions under
 ``CustomerInsights_<instanceId>/<folder>/<Table>/<YYYY>/<MM>/<DD>/<HHMM>/``. The other
 connection types send rows to a service the emulator does not have; their runs write the
-rows they would send under ``<output_dir>/<identifier>/<timestamp>/<source>.csv``.
+rows they would send under ``<output_dir>/<identifier>/<timestamp>/<source>.csv``, and a
+Braze run also the ``POST /users/track`` bodies it would send (:data:`BRAZE_PAYLOAD`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
@@ -35,10 +37,14 @@ from ci_toolkit.emulator.workflows.lake_export import (
 )
 
 __all__ = [
+    "BRAZE_BATCH",
+    "BRAZE_PAYLOAD",
     "CONNECTION_TYPES",
     "ExportData",
     "ExportDefinition",
     "ExportFailure",
+    "braze_attribute",
+    "braze_requests",
     "demo_exports",
     "folder_name",
     "load_tables",
@@ -57,6 +63,11 @@ CONNECTION_TYPES = (
 )
 
 FileFormat = Literal["csv", "parquet"]
+
+#: The file a Braze run writes next to its rows: the ``/users/track`` bodies it would send.
+BRAZE_PAYLOAD = "braze-users-track.json"
+#: User attribute objects per ``/users/track`` request (Braze's per-request limit).
+BRAZE_BATCH = 75
 
 
 class ExportFailure(Exception):
@@ -256,6 +267,49 @@ def load_tables(data: ExportData, export: ExportDefinition) -> list[ExportTable]
     return out
 
 
+def braze_attribute(segment: str) -> str:
+    """The Braze custom attribute that carries membership of ``segment``.
+
+    Not documented by CI: chosen as ``ci_segment_`` plus the segment name, a boolean.
+
+    Examples
+    --------
+    >>> braze_attribute("GoldMembers")
+    'ci_segment_GoldMembers'
+    """
+    return f"ci_segment_{segment}"
+
+
+def braze_requests(table: pa.Table, segment: str) -> list[dict[str, Any]]:
+    """The ``POST /users/track`` bodies a Braze export sends for the members in ``table``.
+
+    Each member becomes ``{"external_id": CustomerId, "email": Email,
+    "ci_segment_<segment>": true}`` (a missing email is left out), 75 per request.
+
+    Examples
+    --------
+    >>> rows = pa.table({"CustomerId": ["c1"], "Email": ["a@x.com"]})
+    >>> braze_requests(rows, "Gold")[0]["attributes"][0]["external_id"]
+    'c1'
+    """
+    ids = table.column("CustomerId").to_pylist() if "CustomerId" in table.column_names else []
+    emails = (
+        table.column("Email").to_pylist() if "Email" in table.column_names else [None] * len(ids)
+    )
+    attribute = braze_attribute(segment)
+    users = []
+    for customer_id, email in zip(ids, emails, strict=True):
+        user: dict[str, Any] = {"external_id": str(customer_id)}
+        if email:
+            user["email"] = str(email)
+        user[attribute] = True
+        users.append(user)
+    return [
+        {"attributes": users[start : start + BRAZE_BATCH]}
+        for start in range(0, len(users), BRAZE_BATCH)
+    ]
+
+
 def write_export(
     tables: list[ExportTable],
     *,
@@ -305,6 +359,9 @@ def write_export(
         pq.write_table(table, path)
     else:
         pa_csv.write_csv(table, path)
+    if export.connection_type == "Braze":
+        payload = braze_requests(table, export.source)
+        (staging / BRAZE_PAYLOAD).write_text(json.dumps(payload, indent=1), encoding="utf-8")
     if cancelled is not None and cancelled.is_set():
         shutil.rmtree(staging, ignore_errors=True)
         raise ExportFailure("ExportCancelled", "The export run was cancelled.", culprit="user")
