@@ -24,7 +24,7 @@ import csv
 import io
 import logging
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import pandas as pd
 import pyarrow as pa
@@ -83,7 +83,7 @@ def _header(data: bytes, dialect: CsvDialect) -> list[str]:
     return next(reader, [])
 
 
-def _datetime(column: pa.ChunkedArray, kind: Kind) -> pd.Series:
+def _datetime(column: pa.ChunkedArray, kind: Kind, *, label: str = "", name: str = "") -> pd.Series:
     if kind == "datetime":
         try:  # Arrow parses ISO 8601 with Z or an offset fast; anything else goes to pandas
             parsed = pc.cast(column, pa.timestamp("us", tz="UTC"))
@@ -91,7 +91,21 @@ def _datetime(column: pa.ChunkedArray, kind: Kind) -> pd.Series:
             return series
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-    return convert(column.to_pandas(types_mapper=_MAPPER.get), kind)
+    text = column.to_pandas(types_mapper=_MAPPER.get)
+    out = convert(text, kind)
+    lost = out.isna() & text.notna()
+    if lost.any():  # not ISO 8601: CI's en-US text ("1/2/2020 10:00:00 AM") or other
+        parsed_any = pd.to_datetime(text, utc=True, format="mixed", errors="coerce")
+        if kind == "date":
+            parsed_any = parsed_any.dt.tz_localize(None).dt.normalize()
+        out = parsed_any.astype(out.dtype)
+        lost = out.isna() & text.notna()
+        if lost.any():
+            raise LakeError(
+                f"partition {label}: column {name!r} holds {text[lost].iloc[0]!r}, which is "
+                f"not a {kind} (ISO 8601 or en-US); model.json declares it so"
+            )
+    return out
 
 
 def read_partition(
@@ -121,10 +135,47 @@ def read_partition(
                 "(re-run the export, or open the folder whose model.json describes it)"
             )
     kinds = {a.name: a.kind for a in attributes}
-    column_types = {n: _ARROW_TYPES.get(kinds[n], pa.string()) for n in wanted}
+    try:  # ISO 8601 datetimes parse in Arrow's reader; anything else is re-read as text
+        table = _parse(data, names, wanted, kinds, dialect, label, fast_datetimes=True)
+    except _DatetimeText:
+        table = _parse(data, names, wanted, kinds, dialect, label, fast_datetimes=False)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_MAPPER.get)
+    for name in wanted:
+        kind = kinds[name]
+        column = frame[name]
+        if kind == "datetime":
+            if str(column.dtype) != "datetime64[us, UTC]":
+                frame[name] = _datetime(table.column(name), kind, label=label, name=name)
+        elif kind == "date":
+            frame[name] = _datetime(table.column(name), kind, label=label, name=name)
+        elif kind not in _PANDAS_TYPES:
+            frame[name] = convert(column, kind)
+    return frame
+
+
+class _DatetimeText(Exception):
+    """A datetime column holds text Arrow's ISO 8601 parser does not read."""
+
+
+def _parse(
+    data: bytes,
+    names: list[str],
+    wanted: list[str],
+    kinds: dict[str, Kind],
+    dialect: CsvDialect,
+    label: str,
+    *,
+    fast_datetimes: bool,
+) -> pa.Table:
+    column_types = {}
+    for name in wanted:
+        if kinds[name] == "datetime" and fast_datetimes:
+            column_types[name] = pa.timestamp("us", tz="UTC")
+        else:
+            column_types[name] = _ARROW_TYPES.get(kinds[name], pa.string())
     encoding = dialect.encoding.lower().replace("_", "-")
     try:
-        table = pa_csv.read_csv(
+        return pa_csv.read_csv(
             io.BytesIO(data),
             read_options=pa_csv.ReadOptions(
                 column_names=names,
@@ -157,19 +208,10 @@ def read_partition(
                 "differs from fileFormatSettings"
             ) from None
         if "conversion error" in message.lower():
+            if fast_datetimes and "timestamp" in message:
+                raise _DatetimeText from None
             raise LakeError(
                 f"partition {label} holds a value that is not of the type model.json "
                 f"declares: {message.splitlines()[0]}"
             ) from None
         raise LakeError(f"partition {label} is not valid CSV: {message.splitlines()[0]}") from None
-    frame: dict[str, Any] = {}
-    for name in wanted:
-        column = table.column(name)
-        kind = kinds[name]
-        if kind in ("datetime", "date"):
-            frame[name] = _datetime(column, kind)
-        elif kind in _PANDAS_TYPES:
-            frame[name] = column.to_pandas(types_mapper=_MAPPER.get)
-        else:
-            frame[name] = convert(column.to_pandas(types_mapper=_MAPPER.get), kind)
-    return pd.DataFrame(frame, columns=wanted)

@@ -122,7 +122,10 @@ def filesystem(url: str, storage_options: Mapping[str, Any] | None = None) -> tu
                 "adlfs", "lake", f"read {protocol}:// URLs (Azure Blob Storage / ADLS Gen2)"
             ) from None
     try:
-        fs, path = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
+        # a fresh instance: fsspec's instance cache would hand back a file system built
+        # with other credentials (e.g. from an AZURE_STORAGE_* variable since unset)
+        options = {**dict(storage_options or {}), "skip_instance_cache": True}
+        fs, path = fsspec.core.url_to_fs(url, **options)
     except ImportError as error:
         package = str(error).split()[1] if str(error).startswith("Install ") else protocol
         raise MissingDependencyError.for_package(package, "lake", f"read {url}") from None

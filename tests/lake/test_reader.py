@@ -227,3 +227,20 @@ def test_storage_url_without_adlfs_installed(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(sys.modules, "adlfs", None)  # as if not installed
     with pytest.raises(MissingDependencyError, match=r"pip install 'ci-toolkit\[lake\]'"):
         open_export("abfs://customerinsights/x", storage_options={"account_name": "a"})
+
+
+def test_en_us_datetimes_parse_and_unreadable_ones_are_not_dropped(tmp_path: Path) -> None:
+    """CI's default text format is en-US (notes §7.3); a value that is no date is an error."""
+    from ci_toolkit.lake.model import Attribute
+    from ci_toolkit.lake.model import CsvDialect as ReadDialect
+    from ci_toolkit.lake.partitions import read_partition
+
+    columns = [Attribute("Seen", "dateTime"), Attribute("Born", "date")]
+    df = read_partition(
+        b'"1/2/2020 10:00:00 PM","3/4/1990"\n,\n', columns, ReadDialect(), label="T_1.csv"
+    )
+    assert df["Seen"].tolist()[0] == pd.Timestamp("2020-01-02T22:00:00Z")
+    assert df["Born"].tolist()[0] == pd.Timestamp("1990-03-04")
+    assert df.dtypes.astype(str).tolist() == ["datetime64[us, UTC]", "datetime64[us]"]
+    with pytest.raises(LakeError, match=r"T_1\.csv: column 'Seen' holds 'soon'"):
+        read_partition(b'"soon","1/1/2000"\n', columns, ReadDialect(), label="T_1.csv")
