@@ -26,6 +26,7 @@ __all__ = [
     "filesystem",
     "location_to_url",
     "public_options",
+    "remember_secrets",
     "storage_error",
 ]
 
@@ -56,6 +57,23 @@ _CREDENTIAL_FIX = (
 )
 
 
+#: Secret values seen in ``storage_options`` in this process: scrubbed from every message.
+_SEEN_SECRETS: set[str] = set()
+
+
+def remember_secrets(options: Mapping[str, Any]) -> None:
+    """Note the secret values of ``options`` (and the key and signature inside a connection
+    string or SAS token) so that :func:`storage_error` never repeats them."""
+    for name, value in options.items():
+        if name.lower() not in SECRET_OPTIONS or not isinstance(value, str) or not value:
+            continue
+        _SEEN_SECRETS.add(value)
+        for part in value.replace("&", ";").split(";"):
+            key, _, inner = part.partition("=")
+            if key.strip().lower() in {"accountkey", "sharedaccesssignature", "sig"} and inner:
+                _SEEN_SECRETS.add(inner.strip())
+
+
 def public_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """``storage_options`` without the secret ones (what may be logged or shipped).
 
@@ -74,10 +92,13 @@ def _protocol(url: str) -> str:
 
 def storage_error(error: BaseException, url: str) -> LakeError:
     """A :class:`LakeError` for an exception fsspec or adlfs raised while reaching ``url``."""
-    text = str(error)
     name = type(error).__name__
     if isinstance(error, LakeError):
         return error
+    text = str(error)
+    for secret in sorted(_SEEN_SECRETS, key=len, reverse=True):
+        if len(secret) >= 8:
+            text = text.replace(secret, "***")
     if isinstance(error, FileNotFoundError):
         return LakeError(f"{url} does not exist (check the path, container and account)")
     lowered = text.lower()
@@ -109,6 +130,7 @@ def filesystem(url: str, storage_options: Mapping[str, Any] | None = None) -> tu
         import fsspec
     except ImportError:
         raise MissingDependencyError.for_package("fsspec", "lake", "read export folders") from None
+    remember_secrets(storage_options or {})
     protocol = _protocol(url)
     if protocol in ("https", "http") and urlsplit(url).netloc.lower().endswith(_AZURE_HOSTS):
         url, extra = location_to_url(url)

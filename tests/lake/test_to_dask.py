@@ -29,8 +29,15 @@ KEY = "CustomerId"
 
 @pytest.fixture(scope="module")
 def slow_emulator() -> Iterator[Emulator]:
-    """20 ms per request: a pull takes long enough to kill a worker in the middle of it."""
-    with Emulator(EmulatorConfig(profiles=1_500, seed=21, latency_ms=20, time_scale=0.01)) as emu:
+    """20 ms per request (long enough to kill a worker mid-pull), 5% of requests faulty.
+
+    The faults (429 with Retry-After, 503, dropped connections, slow answers) hit the
+    driver's planning and every worker's pull: the toolkit's retries absorb them.
+    """
+    config = EmulatorConfig(
+        profiles=1_500, seed=21, latency_ms=20, fault_rate=0.05, time_scale=0.01
+    )
+    with Emulator(config) as emu:
         yield emu
 
 
