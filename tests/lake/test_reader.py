@@ -244,3 +244,16 @@ def test_en_us_datetimes_parse_and_unreadable_ones_are_not_dropped(tmp_path: Pat
     assert df.dtypes.astype(str).tolist() == ["datetime64[us, UTC]", "datetime64[us]"]
     with pytest.raises(LakeError, match=r"T_1\.csv: column 'Seen' holds 'soon'"):
         read_partition(b'"soon","1/1/2000"\n', columns, ReadDialect(), label="T_1.csv")
+
+
+def test_reprs_hold_no_storage_secret(tmp_path: Path) -> None:
+    secret = "AccountKey=c2VjcmV0LWtleS12YWx1ZQ=="
+    target = LakeTarget(root=str(tmp_path), storage_options={"connection_string": secret})
+    assert secret not in repr(target)
+    lake = write(tmp_path)
+    lake.storage_options["account_key"] = secret
+    assert secret not in repr(lake)
+    import cloudpickle
+
+    graph = cloudpickle.dumps(dict(lake.to_dask("Seg_2").__dask_graph__()))
+    assert b"c2VjcmV0" not in graph

@@ -126,7 +126,7 @@ class LakeTarget:
     """
 
     root: str
-    storage_options: Mapping[str, Any] = field(default_factory=dict)
+    storage_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
     account: str = DEFAULT_ACCOUNT
     container: str = DEFAULT_CONTAINER
     partition_rows: int = PARTITION_ROWS
