@@ -134,3 +134,18 @@ def test_a_second_run_adds_a_snapshot_and_model_json_points_at_it(
     pd.testing.assert_frame_equal(old, new)
     with pytest.raises(LakeError, match="no snapshot"):
         lake.read("Customer", snapshot="1999/01/01/0000")
+
+
+def test_output_dir_flag_takes_a_folder_or_an_fsspec_url(tmp_path: Path) -> None:
+    import argparse
+
+    from ci_toolkit.emulator.cli import add_arguments, config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    url = config_from_args(parser.parse_args(["--output-dir", "abfs://customerinsights"]))
+    assert url.output_dir == "abfs://customerinsights"
+    local = config_from_args(parser.parse_args(["--output-dir", str(tmp_path)]))
+    assert local.output_dir == tmp_path
+    file_url = config_from_args(parser.parse_args(["--output-dir", f"file://{tmp_path}"]))
+    assert file_url.output_dir == tmp_path
