@@ -22,6 +22,7 @@ from ci_toolkit.emulator.identity import ROLES, Directory
 from ci_toolkit.emulator.tokens import TokenService
 from ci_toolkit.emulator.workflows.engine import WorkflowEngine
 from ci_toolkit.emulator.workflows.schedules import SCHEDULES_FILE
+from ci_toolkit.emulator.workflows.lake_export import LakeTarget
 
 __all__ = ["EmulatorState", "InstanceState", "demo_instance_id"]
 
@@ -91,11 +92,17 @@ class EmulatorState:
         self.public_url: str | None = None
         self._save_lock = threading.Lock()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        if config.output_dir is None:
+        if config.output_dir is None or isinstance(config.output_dir, str):
             self._tmp = tempfile.TemporaryDirectory(prefix="ci-emulator-")
             self.output_dir = Path(self._tmp.name) / "exports"
         else:
             self.output_dir = config.output_dir
+        #: The container data-out exports write to (the output folder or URL).
+        self.lake = LakeTarget.under(
+            config.output_dir if isinstance(config.output_dir, str) else self.output_dir,
+            storage_options=config.output_options,
+            partition_rows=config.lake_partition_rows,
+        )
         self.instances: dict[str, InstanceState] = {}
         try:
             self._build_instances()
@@ -130,6 +137,7 @@ class EmulatorState:
                     seed=config.seed + index,
                     now=self.now,
                     data_dir=data_dir,
+                    lake=self.lake,
                 )
             except BaseException:
                 data.close()
