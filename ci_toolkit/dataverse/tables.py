@@ -31,6 +31,7 @@ __all__ = [
     "TableInfo",
     "table_for_v1_entity",
     "v1_name",
+    "v1_to_logical",
 ]
 
 _PREFIX = _defaults.DATAVERSE_TABLE_PREFIX
@@ -203,3 +204,23 @@ def table_for_v1_entity(entity: str) -> TableInfo | None:
         if info.v1_entity == entity:
             return info
     return None
+
+
+def v1_to_logical(name: str) -> str:
+    """The Dataverse logical name of a v1 attribute (``FirstName`` -> ``msdynci_firstname``).
+
+    Documented names map back through :data:`V1_NAMES`; other names follow the rule
+    ``"msdynci_" + name.lower()``.
+
+    Examples
+    --------
+    >>> v1_to_logical("ActivityTime"), v1_to_logical("LoyaltyTier")
+    ('msdynci_activitytime', 'msdynci_loyaltytier')
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"expected an attribute name, got {name!r}")
+    for mapping in (_COMMON, *V1_NAMES.values()):
+        for logical, v1 in mapping.items():
+            if v1 == name:
+                return logical
+    return f"{_PREFIX}{name.lower()}"
