@@ -33,7 +33,7 @@ import logging
 import re
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -52,6 +52,7 @@ from ci_toolkit.exceptions import (
     ConfigurationError,
     NotFoundError,
     PermissionDeniedError,
+    hint_for,
 )
 
 if TYPE_CHECKING:
@@ -105,12 +106,14 @@ class _Meta:
     types: dict[str, str] = field(default_factory=dict)  # property -> AttributeType
     schema: dict[str, str] = field(default_factory=dict)  # property -> SchemaName
     columns: list[str] = field(default_factory=list)  # properties a row can have
+    v1_case: dict[str, str] = field(default_factory=dict)  # lower-case v1 name -> v1 name
 
     def kinds(self) -> dict[str, str]:
         return {name: ATTRIBUTE_KINDS.get(t, "string") for name, t in self.types.items()}
 
     def v1(self, column: str) -> str:
-        return v1_name(self.info.logical_name, column, schema_name=self.schema.get(column))
+        name = v1_name(self.info.logical_name, column, schema_name=self.schema.get(column))
+        return self.v1_case.get(name.lower(), name) if name.islower() else name
 
 
 def _check_names(values: str | Sequence[str] | None, option: str, meta: _Meta | None) -> list[str]:
@@ -172,6 +175,10 @@ class Dataverse:
         The Dataverse session (``connect()`` builds it: base URL ``<org>/api/data/v9.2/``).
     url : str
         The environment URL.
+    v1_attributes : callable, optional
+        ``entity -> attribute names`` of the v1 API, when it is configured too: gives the
+        v1 names their case (``msdynci_loyaltytier`` -> ``LoyaltyTier``). Without it, a
+        column whose metadata keeps no case is named by its logical name without the prefix.
 
     Attributes
     ----------
@@ -186,9 +193,16 @@ class Dataverse:
     >>> dv.tables()  # doctest: +SKIP
     """
 
-    def __init__(self, session: ApiSession, *, url: str) -> None:
+    def __init__(
+        self,
+        session: ApiSession,
+        *,
+        url: str,
+        v1_attributes: Callable[[str], Iterable[str]] | None = None,
+    ) -> None:
         self._session = session
         self.url = url
+        self.v1_attributes = v1_attributes
         self.segment_pattern = '"{name}"'
         self._lock = threading.Lock()
         self._meta: dict[str, _Meta] = {}
@@ -211,8 +225,7 @@ class Dataverse:
         except NotFoundError as exc:
             if table and exc.error_code and exc.error_code.lower() == "0x8006088a":
                 raise NotFoundError(
-                    f"{exc.message} This environment has no table {table!r}: "
-                    "ci.dataverse.tables() lists its Customer Insights tables.",
+                    f"{exc.message} (This environment has no table {table!r}.)",
                     status=exc.status,
                     error_code=exc.error_code,
                     request_id=exc.request_id,
@@ -220,15 +233,21 @@ class Dataverse:
             raise
 
     def _privilege_error(self, exc: PermissionDeniedError, table: str) -> PermissionDeniedError:
-        what = f"the table {table!r}" if table else "this Dataverse request"
+        what = f"the table {table!r}" if table else "this request"
+        message = exc.message
+        for hint in (hint_for(403, None), hint_for(403, exc.error_code)):
+            message = message.replace(hint or "\0", "").rstrip()
         roles = " and ".join(f"'{r}'" for r in READ_ROLES)
+        if exc.error_code != "0x80040220":  # the code's hint names the role already
+            message += (
+                f" The signed-in user (or application user) is missing the Dataverse security "
+                f"role '{READ_ROLES[0]}': a Dataverse admin assigns {roles} in the Power "
+                "Platform admin center."
+            )
         return PermissionDeniedError(
-            f"{exc.message.split(' ci.my_role()')[0]} Dataverse refused {what}: the signed-in "
-            f"user (or application user) is missing the security role '{READ_ROLES[0]}'. A "
-            f"Dataverse admin assigns the roles {roles} in the Power Platform admin center "
-            "(Environment > Settings > Users > Manage security roles).",
+            f"{message} Dataverse refused {what}.",
             status=exc.status,
-            error_code=exc.error_code,
+            error_code=exc.error_code if exc.error_code == "0x80040220" else None,
             request_id=exc.request_id,
         )
 
@@ -326,6 +345,11 @@ class Dataverse:
             if attr.get("SchemaName"):
                 meta.schema[prop] = str(attr["SchemaName"])
             meta.columns.append(prop)
+        if info.v1_entity and self.v1_attributes is not None:
+            try:
+                meta.v1_case = {n.lower(): n for n in self.v1_attributes(info.v1_entity)}
+            except Exception as exc:  # the v1 path failing never fails a Dataverse read
+                logger.debug("No v1 attribute names for %s (%s)", info.v1_entity, exc)
         with self._lock:
             self._meta[info.logical_name] = meta
         return meta

@@ -141,6 +141,13 @@ class SourceMixin:
             source = "v1" if has_v1 else "dataverse"
         self._source = check_source(source)
         self._require(self._source)
+        if dataverse is not None and has_v1 and dataverse.v1_attributes is None:
+            dataverse.v1_attributes = self._v1_attribute_names
+
+    def _v1_attribute_names(self, entity: str) -> list[str]:
+        """The v1 attribute names of ``entity`` (cached entity metadata of the v1 API)."""
+        types = getattr(self, "_entity_types", None)
+        return list(types(entity)) if types is not None else []
 
     @property
     def dataverse(self) -> Dataverse:
