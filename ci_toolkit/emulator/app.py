@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from ci_toolkit.emulator import routes
 from ci_toolkit.emulator.aad import AzureAD
 from ci_toolkit.emulator.contract import Operation, load_spec, operations
+from ci_toolkit.emulator.dataverse import DATAVERSE_ROOT, DataverseService
 from ci_toolkit.emulator.errors import ApiError, gateway_error
 from ci_toolkit.emulator.gateway import (
     PRINCIPAL_KEY,
@@ -225,7 +226,7 @@ def build_api(state: EmulatorState) -> Starlette:
 
 
 def build_app(state: EmulatorState, *, faults: FaultInjector | None = None) -> Starlette:
-    """The whole emulator: gateway + API under ``/v1`` and the emulated Azure AD.
+    """The whole emulator: gateway + API under ``/v1``, Dataverse and the emulated Azure AD.
 
     Parameters
     ----------
@@ -238,7 +239,7 @@ def build_app(state: EmulatorState, *, faults: FaultInjector | None = None) -> S
     -------
     Starlette
         The ASGI app; ``app.state.faults`` is the fault injector, ``app.state.aad`` the
-        emulated Azure AD.
+        emulated Azure AD, ``app.state.dataverse`` the Dataverse Web API.
     """
     config = state.config
     if faults is None:
@@ -252,11 +253,13 @@ def build_app(state: EmulatorState, *, faults: FaultInjector | None = None) -> S
         )
     aad = AzureAD(state)
     gateway = GatewayMiddleware(build_api(state), state, faults)
+    dataverse = DataverseService.from_config(state, faults, issuer=gateway.expected_issuer)
     app = Starlette(
-        routes=[Mount("/v1", app=gateway), *aad.routes()],
+        routes=[Mount("/v1", app=gateway), Mount(DATAVERSE_ROOT, app=dataverse), *aad.routes()],
         middleware=[Middleware(RequestIdMiddleware)],
     )
     app.state.faults = faults
+    app.state.dataverse = dataverse
     app.state.aad = aad
     app.state.emulator = state
     return app

@@ -39,6 +39,16 @@ class EmulatorConfig:
         Folder where mutations persist across runs; ``None`` keeps them in memory.
     output_dir
         Folder where export tasks write their files; ``None`` uses a temporary folder.
+    dataverse_rate_limit
+        Dataverse service protection: requests per user per ``dataverse_window`` (6,000).
+    dataverse_window
+        Seconds of the Dataverse service protection window (300).
+    dataverse_execution_ms
+        Combined execution time per user per window, in milliseconds (1,200,000).
+    dataverse_concurrency
+        Concurrent Dataverse requests per user (52).
+    dataverse_guid_order
+        How the Dataverse API orders GUIDs: ``sqlserver`` (as SQL Server) or ``lexicographic``.
     """
 
     port: int = 0
@@ -53,3 +63,8 @@ class EmulatorConfig:
     auto_approve_role: str = "admin"
     data_dir: Path | None = None
     output_dir: Path | None = None
+    dataverse_rate_limit: int = 6_000
+    dataverse_window: float = 300.0
+    dataverse_execution_ms: float = 1_200_000.0
+    dataverse_concurrency: int = 52
+    dataverse_guid_order: str = "sqlserver"

@@ -28,6 +28,7 @@ __all__ = [
     "Directory",
     "Principal",
     "Role",
+    "resource_scopes",
 ]
 
 Role = Literal["admin", "contributor", "viewer"]
@@ -47,6 +48,19 @@ API_SCOPE_USER_IMPERSONATION = f"{API_AUDIENCE}/user_impersonation"
 API_SCOPE_DEFAULT = f"{API_AUDIENCE}/.default"
 #: The application permission "Dynamics 365 AI for Customer Insights" offers (``roles`` claim).
 APP_ROLE = "api.access"
+
+
+def resource_scopes(resource: str) -> tuple[str, str]:
+    """The delegated and the client credentials scope of a resource such as a Dataverse org.
+
+    Example
+    -------
+    >>> resource_scopes("https://contoso.crm.dynamics.com")[0]
+    'https://contoso.crm.dynamics.com/user_impersonation'
+    """
+    resource = resource.rstrip("/")
+    return f"{resource}/user_impersonation", f"{resource}/.default"
+
 
 #: role, display name and login of the demo users.
 _DEMO_USERS: tuple[tuple[Role, str, str], ...] = (
