@@ -844,7 +844,7 @@ class Dataverse:
         values: dict[str, Any] = {}
         for text in rows["msdynci_measures"]:
             values.update(_json_object(text))
-        return values
+        return {name: _typed(value) for name, value in values.items()}
 
     def activities(self, customer_id: str) -> pd.DataFrame:
         """A customer's unified activities with v1 names, semantic fields as columns.
@@ -878,6 +878,21 @@ class Dataverse:
                 frame = frame.drop(columns="SemanticData")
         frame.attrs = {"source": "dataverse"}
         return frame
+
+
+_ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def _typed(value: Any) -> Any:
+    """A JSON measure value as the v1 frames type it: ISO date-times become UTC timestamps."""
+    if isinstance(value, str) and _ISO_DATETIME.fullmatch(value.strip()):
+        import pandas as pd
+
+        moment = pd.Timestamp(value.strip().replace(" ", "T"))
+        return moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    return value
 
 
 def _json_object(value: Any) -> dict[str, Any]:
