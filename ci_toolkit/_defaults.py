@@ -66,8 +66,10 @@ DATAVERSE_HEADERS = {
 """Headers every Dataverse Web API request carries (DATAVERSE-NOTES section 2)."""
 DATAVERSE_MAX_PAGE_SIZE = 500
 """Default and largest ``Prefer: odata.maxpagesize`` of the Customer Insights (elastic) tables."""
-DATAVERSE_COUNT_CAP = 5000
-"""``$count=true`` counts at most this many rows; a count equal to it means "at least"."""
+DATAVERSE_COUNT_CAP = 500
+"""``$count=true`` counts at most this many rows of an elastic table (5,000 on standard
+tables); a count equal to it means "at least" when the service sends no
+``totalrecordcountlimitexceeded`` annotation."""
 DATAVERSE_OR_CHUNK = 50
 """Customer ids per ``or`` filter when reading profiles by id (URL length, condition limit)."""
 DATAVERSE_TABLE_PREFIX = "msdynci_"
