@@ -41,6 +41,7 @@ from ci_toolkit import _defaults
 from ci_toolkit.dataverse.filters import dataverse_filter
 from ci_toolkit.dataverse.session import prefer
 from ci_toolkit.dataverse.tables import (
+    COMMON_ATTRIBUTES,
     SYSTEM_COLUMNS,
     TABLES,
     TableInfo,
@@ -345,9 +346,12 @@ class Dataverse:
             if attr.get("SchemaName"):
                 meta.schema[prop] = str(attr["SchemaName"])
             meta.columns.append(prop)
+        if info.logical_name == "msdynci_customerprofile":
+            meta.v1_case = {n.lower(): n for n in COMMON_ATTRIBUTES}
         if info.v1_entity and self.v1_attributes is not None:
             try:
-                meta.v1_case = {n.lower(): n for n in self.v1_attributes(info.v1_entity)}
+                names = self.v1_attributes(info.v1_entity)
+                meta.v1_case.update({n.lower(): n for n in names})
             except Exception as exc:  # the v1 path failing never fails a Dataverse read
                 logger.debug("No v1 attribute names for %s (%s)", info.v1_entity, exc)
         with self._lock:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from ci_toolkit import _defaults
 
 __all__ = [
+    "COMMON_ATTRIBUTES",
     "SYSTEM_COLUMNS",
     "TABLES",
     "V1_NAMES",
@@ -137,6 +138,16 @@ V1_NAMES: dict[str, dict[str, str]] = {
 }
 """Documented columns per table -> their v1 (``tables.md``) names; ``msdynci_customerid`` is
 ``CustomerId`` and ``msdynci_identifier`` is ``Identifier`` on every table."""
+
+COMMON_ATTRIBUTES: tuple[str, ...] = (
+    "FirstName", "MiddleName", "LastName", "FullName", "Name", "Email", "PrimaryEmail",
+    "Phone", "PrimaryPhone", "MobilePhone", "Gender", "BirthDate", "DateOfBirth", "Address",
+    "Address1", "Street", "StreetAddress", "City", "State", "StateOrProvince", "Country",
+    "CountryOrRegion", "CountryCode", "PostalCode", "ZipCode", "JobTitle", "Company",
+    "CreatedOn", "ModifiedOn", "EmailOptIn", "LoyaltyTier", "Headline", "Industry",
+)  # fmt: skip
+"""Common unified attribute names: give a lower-case profile column its v1 case
+(``msdynci_fullname`` -> ``FullName``) when neither the schema name nor the v1 API tells."""
 
 SYSTEM_COLUMNS = frozenset(
     {

@@ -52,11 +52,11 @@ def test_columns_are_typed_from_metadata_also_when_empty(service: MockDataverse)
 def test_v1_names_drop_bookkeeping_columns(service: MockDataverse) -> None:
     dv = mock_dataverse(service)
     frame = dv.query("msdynci_customerprofile", names="v1", progress=False)
-    assert {"CustomerId", "firstname"} <= set(frame.columns)
+    assert {"CustomerId", "FirstName", "score"} <= set(frame.columns)  # common names get case
     assert not {"versionnumber", "msdynci_customerprofileid"} & set(frame.columns)
-    dv.v1_attributes = lambda entity: ["CustomerId", "FirstName"]
+    dv.v1_attributes = lambda entity: ["CustomerId", "FirstName", "Score"]
     dv._meta.clear()
-    assert "FirstName" in dv.query("msdynci_customerprofile", names="v1", progress=False)
+    assert "Score" in dv.query("msdynci_customerprofile", names="v1", progress=False)
 
 
 def test_top_is_sent_without_the_page_size_header(service: MockDataverse) -> None:
