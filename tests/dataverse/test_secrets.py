@@ -14,7 +14,6 @@ import pytest
 
 import ci_toolkit
 from ci_toolkit import exceptions as exc
-from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator
 from ci_toolkit.http.retry import RetryPolicy
 from ci_toolkit.widgets import CustomerLookup, SegmentExplorer, SignInPanel
