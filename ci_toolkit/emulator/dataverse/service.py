@@ -92,6 +92,7 @@ _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\(\{?([0-9A-Fa-f-]{36})\}?\)$")
 _METADATA_KEY = re.compile(
     r"^EntityDefinitions\((?:LogicalName='([^']*)'|\{?([0-9A-Fa-f-]{36})\}?)\)$"
 )
+_CAST = re.compile(r"^Microsoft\.Dynamics\.CRM\.\w+AttributeMetadata$")
 _WRITE_PRIVILEGE = {
     "POST": "prvCreate",
     "PATCH": "prvWrite",
@@ -405,9 +406,12 @@ class DataverseService:
             return self._json(
                 {"@odata.context": f"{root}$metadata#EntityDefinitions/$entity", **item}
             )
-        if segments[1] == "Attributes" and len(segments) == 2:
+        cast = segments[2] if len(segments) == 3 else None
+        if segments[1] == "Attributes" and (cast is None or _CAST.match(cast)):
             store = self.state.instances[self.instance_id].data
             attributes = [metadata.attribute_definition(table, c) for c in columns_of(table, store)]
+            if cast is not None:  # e.g. Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata
+                attributes = [a for a in attributes if a["@odata.type"] == f"#{cast}"]
             attributes = metadata.filter_metadata(attributes, params.get("$filter"))  # type: ignore[assignment]
             value = metadata.select_metadata(attributes, params.get("$select"))
             context = f"{root}$metadata#EntityDefinitions('{table.metadata_id}')/Attributes"
