@@ -206,6 +206,14 @@ class DataverseFilter(FilterTranslator):
         self.guids = {c.name for c in columns if c.is_guid}
         self.strings = {c.name for c in columns if c.sql_type == "VARCHAR" and not c.is_guid}
 
+    def translate(self, node: Any) -> tuple[str, list[Any]]:
+        """The SQL condition and parameters; errors name GUIDs ``Edm.Guid``."""
+        try:
+            return super().translate(node)
+        except ODataQueryError as exc:
+            exc.message = exc.message.replace("'guid'", "'Edm.Guid'")
+            raise
+
     def _identifier(self, node: ast.Identifier) -> _Expr:
         name = ".".join((*node.namespace, node.name))
         if name == self.table.primary_id:
