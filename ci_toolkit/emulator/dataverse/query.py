@@ -22,6 +22,7 @@ Example
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,6 +173,10 @@ def decode_skiptoken(table: Table, text: str) -> tuple[int, str]:
             rf'<{table.primary_id} last="\{{([0-9A-Fa-f-]{{36}})\}}"', unquote(paging.group(1))
         )
         last = found.group(1).lower() if found else None
+    try:
+        last = None if last is None else str(uuid.UUID(last))
+    except ValueError:
+        last = None
     if number is None or last is None or int(number.group(1)) < 2:
         raise DataverseError(
             400,

@@ -430,7 +430,11 @@ class DataverseService:
                 {"@odata.context": f"{root}$metadata#EntityDefinitions/$entity", **item}
             )
         cast = segments[2] if len(segments) == 3 else None
-        if segments[1] == "Attributes" and (cast is None or _CAST.match(cast)):
+        if (
+            segments[1] == "Attributes"
+            and len(segments) <= 3
+            and (cast is None or _CAST.match(cast))
+        ):
             store = self.state.instances[self.instance_id].data
             attributes = [metadata.attribute_definition(table, c) for c in columns_of(table, store)]
             if cast is not None:  # e.g. Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata
