@@ -39,6 +39,7 @@ from ci_toolkit.emulator.dataverse.errors import (
     GENERIC,
     OBJECT_DOES_NOT_EXIST,
     PRIVILEGE_DENIED,
+    REQUEST_LIMIT,
     RESOURCE_NOT_FOUND,
     DataverseError,
     error_response,
@@ -242,11 +243,12 @@ class DataverseService:
         user: str | None = None
         try:
             if fault == "throttle":
+                limits = self.protection.limits
                 raise DataverseError(
                     429,
-                    "0x80072322",
-                    "Number of requests exceeded the limit of 6000 over time window of 300 "
-                    "seconds.",
+                    REQUEST_LIMIT,
+                    f"Number of requests exceeded the limit of {limits.requests} over time "
+                    f"window of {limits.window_seconds:g} seconds.",
                     headers={"Retry-After": str(settings.retry_after)},
                 )
             if fault == "unavailable":
