@@ -188,3 +188,15 @@ def test_service_protection_limits_are_a_throttled_error_with_the_code(
     finally:
         protection.configure(**vars(limits))
         ci.close()
+
+
+def test_a_read_continues_from_a_next_link(both: CustomerInsights) -> None:
+    pages = both.dataverse.iter_pages(PROFILES, page_size=300)
+    first = next(pages)
+    link = first.attrs["odata"]["next_link"]
+    assert link is not None
+    assert len(first) == 300
+    rest = both.dataverse.query(PROFILES, next_link=link, progress=False)
+    whole = both.dataverse.query(PROFILES, progress=False)
+    assert len(first) + len(rest) == len(whole)
+    assert set(first["msdynci_customerid"]).isdisjoint(rest["msdynci_customerid"])
