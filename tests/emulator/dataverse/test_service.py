@@ -19,7 +19,7 @@ import pytest
 from ci_toolkit.emulator import Emulator
 from ci_toolkit.emulator.dataverse import BASIC_USER_ROLE
 from ci_toolkit.emulator.dataverse.guids import sort_key
-from tests.emulator.dataverse.conftest import assert_error, dataverse_client, follow
+from tests.emulator.dataverse.helpers import assert_error, dataverse_client, follow
 from tests.support import api_client
 
 PROFILES = "msdynci_customerprofiles"
