@@ -144,6 +144,7 @@ class DataverseService:
         #: logical name -> (what it was built from, DuckDB table) of the built tables.
         self._built: dict[str, tuple[tuple[Any, ...], str]] = {}
         self._build_lock = threading.Lock()
+        self._build_locks: dict[str, threading.Lock] = {}
 
     @classmethod
     def from_config(
@@ -210,6 +211,8 @@ class DataverseService:
         cursor = store.cursor()
         signature = (order, *source_signature(cursor, table, store))
         with self._build_lock:
+            lock = self._build_locks.setdefault(table.logical, threading.Lock())
+        with lock:  # one build per table at a time; other tables are served meanwhile
             built = self._built.get(table.logical)
             if built is None or built[0] != signature:
                 started = time.perf_counter()
