@@ -64,6 +64,7 @@ __all__ = [
     "BASIC_USER_ROLE",
     "CONFIGURATION_VIEWER_ROLE",
     "DATAVERSE_ROOT",
+    "DATAVERSE_ROOTS",
     "READ_ROLE",
     "READ_ROLES",
     "DataverseService",
@@ -73,6 +74,8 @@ logger = logging.getLogger(__name__)
 
 #: Where the Web API is served, relative to the org URL.
 DATAVERSE_ROOT = "/api/data/v9.2"
+#: Older versions in the URL keep working, as on the real service (same answers).
+DATAVERSE_ROOTS = ("/api/data/v9.0", "/api/data/v9.1", DATAVERSE_ROOT)
 #: The security roles Customer Insights data needs (both), and their role ids.
 READ_ROLE = "Customer Insights Data Read Access"
 CONFIGURATION_VIEWER_ROLE = "Customer Insights Data Configuration Viewer"
@@ -344,7 +347,7 @@ class DataverseService:
                 404 if first in {"WhoAmI", "WhoAmI()"} or not first else 405,
                 "",
                 "No HTTP resource was found that matches the request URI "
-                f"'{self.org_url(request.scope)}{DATAVERSE_ROOT}/{path}'.",
+                f"'{self._root(request)}{path}'.",
             )
         if not path:
             return self._service_document(request)
@@ -366,7 +369,8 @@ class DataverseService:
     # -- resources ---------------------------------------------------------------------------
 
     def _root(self, request: Request) -> str:
-        return f"{self.org_url(request.scope)}{DATAVERSE_ROOT}/"
+        root = str(request.scope.get("root_path") or DATAVERSE_ROOT)
+        return f"{self.org_url(request.scope)}{root}/"
 
     def _json(self, body: Any, headers: dict[str, str] | None = None) -> Response:
         return Response(orjson.dumps(body), media_type=_JSON, headers=headers)

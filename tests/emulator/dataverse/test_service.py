@@ -322,6 +322,9 @@ def test_whoami(emulator: Emulator, dv: httpx.Client) -> None:
     viewer = emulator.state.directory.user_for_role("viewer")
     assert body["UserId"] == emulator.dataverse.system_user_id(viewer)
     assert dv.get("WhoAmI()").json() == body
+    older = dv.get(emulator.settings.dataverse_url + "/api/data/v9.0/WhoAmI").json()
+    assert older["UserId"] == body["UserId"]
+    assert "/api/data/v9.0/$metadata#" in older["@odata.context"]
     assert_error(dv.post("WhoAmI", json={}), 404, "")
 
 
