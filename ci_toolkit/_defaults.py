@@ -19,6 +19,12 @@ __all__ = [
     "BULK_PARTITION_ROWS",
     "CONFIG_FILE_NAME",
     "CONNECT_TIMEOUT",
+    "DATAVERSE_API_PATH",
+    "DATAVERSE_COUNT_CAP",
+    "DATAVERSE_HEADERS",
+    "DATAVERSE_MAX_PAGE_SIZE",
+    "DATAVERSE_OR_CHUNK",
+    "DATAVERSE_TABLE_PREFIX",
     "DEFAULT_BASE_URL",
     "DELEGATED_SCOPE",
     "DEVICE_CODE_POLL_STEP",
@@ -60,6 +66,27 @@ SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
 REQUEST_ID_HEADERS = ("x-ms-request-id", "x-ms-correlation-id", "request-id")
 USER_AGENT = "ci-toolkit"
 
+# --- Dataverse (issue 14) ---------------------------------------------------------------------
+DATAVERSE_API_PATH = "api/data/v9.2"
+"""Service root under the environment URL: ``https://contoso.crm.dynamics.com/api/data/v9.2/``."""
+DATAVERSE_HEADERS = {
+    "Accept": "application/json",
+    "OData-MaxVersion": "4.0",
+    "OData-Version": "4.0",
+    "If-None-Match": "null",
+}
+"""Headers every Dataverse Web API request carries (DATAVERSE-NOTES section 2)."""
+DATAVERSE_MAX_PAGE_SIZE = 500
+"""Default and largest ``Prefer: odata.maxpagesize`` of the Customer Insights (elastic) tables."""
+DATAVERSE_COUNT_CAP = 500
+"""``$count=true`` counts at most this many rows of an elastic table (5,000 on standard
+tables); a count equal to it means "at least" when the service sends no
+``totalrecordcountlimitexceeded`` annotation."""
+DATAVERSE_OR_CHUNK = 50
+"""Customer ids per ``or`` filter when reading profiles by id (URL length, condition limit)."""
+DATAVERSE_TABLE_PREFIX = "msdynci_"
+"""Prefix of the Customer Insights tables and columns in Dataverse."""
+
 # --- settings ----------------------------------------------------------------------------------
 ENV_VARS = {
     "tenant_id": "CI_TENANT_ID",
@@ -70,6 +97,7 @@ ENV_VARS = {
     "base_url": "CI_BASE_URL",
     "authority": "CI_AUTHORITY",
     "ca_file": "CI_CA_FILE",
+    "dataverse_url": "CI_DATAVERSE_URL",
 }
 """Setting name -> environment variable."""
 CONFIG_FILE_NAME = "config.toml"

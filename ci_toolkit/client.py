@@ -17,6 +17,7 @@ import logging
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from ci_toolkit.dataverse.paths import SourceMixin
 from ci_toolkit.exceptions import JobTimeoutError
 from ci_toolkit.resources.customers import Customer360, CustomersMixin
 from ci_toolkit.resources.data import DataMixin
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
     import dask.dataframe as dd
 
+    from ci_toolkit.dataverse import Dataverse
     from ci_toolkit.http.session import ApiSession
     from ci_toolkit.odata import Filter
     from ci_toolkit.scale.worker import WorkerConnection
@@ -54,6 +56,7 @@ class CustomerInsights(
     ExportsMixin,  # resources/exports.py: exports and export runs
     JobsMixin,  # resources/jobs.py: refresh jobs, schedules, JobHandle
     RbacMixin,  # resources/rbac.py: role assignments
+    SourceMixin,  # dataverse/paths.py: sources, source, dataverse (the Dataverse path)
 ):
     """A connection to one Customer Insights instance; every read returns pandas objects.
 
@@ -65,6 +68,12 @@ class CustomerInsights(
     instance_id : str or None
         The instance to work on; ``None`` picks the first instance the identity can see
         (on first use). Change it later with :meth:`use_instance` or ``ci.instance_id = ...``.
+    dataverse : Dataverse or None
+        The Dataverse path (``ci.dataverse``), when configured.
+    source : {"v1", "dataverse"} or None
+        The default read path (``ci.source``); v1 when it is configured, else Dataverse.
+    has_v1 : bool
+        False when ``session`` is a stand-in for a v1 API that is not configured.
 
     Examples
     --------
@@ -75,8 +84,17 @@ class CustomerInsights(
     #: Build a rule-based ``SegmentMetadata`` for :meth:`create_segment` (no request).
     segment_definition = staticmethod(segment_definition)
 
-    def __init__(self, session: ApiSession, *, instance_id: str | None = None) -> None:
+    def __init__(
+        self,
+        session: ApiSession,
+        *,
+        instance_id: str | None = None,
+        dataverse: Dataverse | None = None,
+        source: str | None = None,
+        has_v1: bool = True,
+    ) -> None:
         self._init_base(session, instance_id)
+        self._init_paths(dataverse, source, has_v1)
 
     @property
     def session(self) -> ApiSession:
@@ -165,6 +183,7 @@ class CustomerInsights(
         >>> ci.close()  # doctest: +SKIP
         """
         self._session.close()
+        self._close_paths()
 
     def __enter__(self) -> CustomerInsights:
         return self
@@ -179,4 +198,13 @@ class CustomerInsights(
 
     def __repr__(self) -> str:
         instance = self._instance_id or "(first instance, chosen on first use)"
-        return f"CustomerInsights(base_url={self._session.base_url!r}, instance_id={instance!r})"
+        if self._dataverse is None:
+            return (
+                f"CustomerInsights(base_url={self._session.base_url!r}, instance_id={instance!r})"
+            )
+        v1 = f"base_url={self._session.base_url!r}, instance_id={instance!r}, "
+        if not self._has_v1:
+            v1 = ""
+        return (
+            f"CustomerInsights({v1}dataverse_url={self._dataverse.url!r}, source={self._source!r})"
+        )

@@ -11,6 +11,10 @@ The config file is TOML at ``platformdirs.user_config_dir("ci-toolkit")/config.t
     client_id = "00000000-0000-0000-0000-000000000000"
     subscription_key = "..."
     instance_id = "..."
+    dataverse_url = "https://contoso.crm.dynamics.com"
+
+A Dataverse environment URL (``dataverse_url``) opens the Dataverse read path; with it the v1
+subscription key is optional (each path works alone, or both together).
 
 Example
 -------
@@ -38,6 +42,7 @@ from ci_toolkit.exceptions import ConfigurationError
 __all__ = [
     "SETTING_NAMES",
     "Settings",
+    "check_dataverse_url",
     "check_instance_id",
     "config_file_path",
     "resolve_settings",
@@ -51,7 +56,9 @@ SETTING_NAMES: tuple[str, ...] = tuple(_defaults.ENV_VARS)
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _GUID_EXAMPLE = "00000000-0000-0000-0000-000000000000"
 _SECRET_NAMES = frozenset({"client_secret", "subscription_key"})
-_OPTIONAL = frozenset({"client_secret", "instance_id", "base_url", "authority", "ca_file"})
+_OPTIONAL = frozenset(
+    {"client_secret", "instance_id", "base_url", "authority", "ca_file", "dataverse_url"}
+)
 # Values that alone do not mean "connect to a real environment": they also apply to the emulator.
 _NEUTRAL = frozenset({"instance_id", "ca_file"})
 
@@ -65,7 +72,8 @@ class Settings:
     client_id
         The app registration's (application) client id.
     subscription_key
-        The API subscription key (``Ocp-Apim-Subscription-Key``).
+        The v1 API subscription key (``Ocp-Apim-Subscription-Key``); ``None`` when only the
+        Dataverse path is configured.
     authority
         ``https://login.microsoftonline.com/<tenant>`` or another https authority.
     tenant_id
@@ -82,6 +90,9 @@ class Settings:
         Where the values came from, for messages (``"arguments, environment"``, ``"emulator"``).
     emulator
         True for the embedded emulator.
+    dataverse_url
+        The Dataverse environment URL (``https://contoso.crm.dynamics.com``), which opens the
+        Dataverse read path; ``None`` when it is not configured.
 
     Example
     -------
@@ -91,7 +102,7 @@ class Settings:
     """
 
     client_id: str
-    subscription_key: str
+    subscription_key: str | None
     authority: str
     tenant_id: str | None = None
     client_secret: str | None = None
@@ -100,6 +111,7 @@ class Settings:
     ca_file: Path | None = None
     source: str = "arguments"
     emulator: bool = False
+    dataverse_url: str | None = None
 
     def __repr__(self) -> str:
         shown = []
@@ -119,6 +131,16 @@ class Settings:
     def uses_client_credentials(self) -> bool:
         """True when a client secret is set (server-to-server sign-in)."""
         return bool(self.client_secret)
+
+    @property
+    def has_v1(self) -> bool:
+        """True when the v1 API is configured (a subscription key is set)."""
+        return bool(self.subscription_key)
+
+    @property
+    def has_dataverse(self) -> bool:
+        """True when the Dataverse path is configured (an environment URL is set)."""
+        return bool(self.dataverse_url)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -173,6 +195,47 @@ def check_instance_id(value: object) -> str:
             " or ci.use_instance(...)."
         )
     return text
+
+
+def check_dataverse_url(value: str) -> str:
+    """The Dataverse environment URL, normalised to its origin (``https://org.crm.dynamics.com``).
+
+    A pasted service root (``.../api/data/v9.2/``) is accepted and cut back to the origin.
+
+    Parameters
+    ----------
+    value
+        The URL as given (``connect(dataverse_url=...)``, ``CI_DATAVERSE_URL``, config file).
+
+    Returns
+    -------
+    str
+        ``scheme://host[:port]`` without a trailing slash.
+
+    Raises
+    ------
+    ConfigurationError
+        When it is not an https URL, or has a path other than the Web API's.
+
+    Example
+    -------
+    >>> check_dataverse_url("https://contoso.crm.dynamics.com/api/data/v9.2/")
+    'https://contoso.crm.dynamics.com'
+    """
+    url = _check_https("dataverse_url", value.strip())
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    if path and not re.fullmatch(r"/api/data/v\d+(\.\d+)?", path, flags=re.I):
+        raise ConfigurationError(
+            f"dataverse_url must be the environment URL like 'https://contoso.crm.dynamics.com',"
+            f" got {value!r}: remove the path {path!r} (CI_DATAVERSE_URL)."
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"dataverse_url must be the environment URL like 'https://contoso.crm.dynamics.com',"
+            f" got {value!r}: remove the query (CI_DATAVERSE_URL)."
+        )
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def config_file_path() -> Path:
@@ -329,7 +392,8 @@ def resolve_settings(
     if authority:
         authority = _check_https("authority", authority)
         tenant_id = tenant_id or urlsplit(authority).path.strip("/").split("/")[-1] or None
-    missing = [n for n in ("client_id", "subscription_key") if n not in values]
+    required = ("client_id",) if "dataverse_url" in values else ("client_id", "subscription_key")
+    missing = [n for n in required if n not in values]
     if not authority and not tenant_id:
         missing.insert(0, "tenant_id")
     if missing:
@@ -338,6 +402,11 @@ def resolve_settings(
         raise ConfigurationError(
             "Incomplete Customer Insights settings: missing "
             + ", ".join(f"{n} ({_defaults.ENV_VARS[n]})" for n in missing)
+            + (
+                f" (or {_defaults.ENV_VARS['dataverse_url']} for the Dataverse path alone)"
+                if "subscription_key" in missing
+                else ""
+            )
             + f". Found {found} in {' and '.join(sources)}. Set the missing values as "
             f"connect() arguments, environment variables or in the config file{where}; "
             "or unset them all to use the embedded emulator."
@@ -349,7 +418,7 @@ def resolve_settings(
         raise ConfigurationError(f"ca_file {ca_file} (CI_CA_FILE) does not exist.")
     settings = Settings(
         client_id=values["client_id"],
-        subscription_key=values["subscription_key"],
+        subscription_key=values.get("subscription_key"),
         authority=authority,
         tenant_id=tenant_id,
         client_secret=values.get("client_secret"),
@@ -357,6 +426,9 @@ def resolve_settings(
         base_url=_check_https("base_url", values.get("base_url", _defaults.DEFAULT_BASE_URL)),
         ca_file=ca_file,
         source=", ".join(sources),
+        dataverse_url=check_dataverse_url(values["dataverse_url"])
+        if "dataverse_url" in values
+        else None,
     )
     logger.debug("Resolved settings %r", settings)
     return settings

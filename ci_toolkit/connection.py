@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ci_toolkit.client import CustomerInsights
+    from ci_toolkit.dataverse import Dataverse
     from ci_toolkit.emulator import Emulator
 
 __all__ = ["connect", "connect_session", "default_prompt", "embedded_emulator"]
@@ -101,15 +102,18 @@ def _emulator_settings(instance_id: str | None) -> Settings:
         ca_file=Path(emu.ca_file),
         source="embedded emulator",
         emulator=True,
+        dataverse_url=getattr(emu, "dataverse_url", None),
     )
     env = ", ".join(
-        _defaults.ENV_VARS[name] for name in ("tenant_id", "client_id", "subscription_key")
+        _defaults.ENV_VARS[name]
+        for name in ("tenant_id", "client_id", "subscription_key", "dataverse_url")
     )
     logger.warning(
         "ci-toolkit: no Customer Insights settings found, using the embedded emulator with "
-        "demo data at %s. To connect to a real environment set %s (and %s; %s for app "
-        "sign-in), pass them to connect(), or write them to %s.",
+        "demo data at %s (Dataverse: %s). To connect to a real environment set %s (and %s; "
+        "%s for app sign-in), pass them to connect(), or write them to %s.",
         settings.base_url,
+        settings.dataverse_url or "not served",
         env,
         _defaults.ENV_VARS["instance_id"],
         _defaults.ENV_VARS["client_secret"],
@@ -134,8 +138,8 @@ def _resolve(
     if emulator is False:
         raise ConfigurationError(
             "No Customer Insights settings found and emulator=False: set CI_TENANT_ID, "
-            "CI_CLIENT_ID and CI_SUBSCRIPTION_KEY (or pass them to connect(), or write them "
-            f"to {path})."
+            "CI_CLIENT_ID and CI_SUBSCRIPTION_KEY and/or CI_DATAVERSE_URL (or pass them to "
+            f"connect(), or write them to {path})."
         )
     instance = explicit.get("instance_id")
     return _emulator_settings(os.fspath(instance) if instance else None)
@@ -151,6 +155,7 @@ def connect_session(
     base_url: str | None = None,
     authority: str | None = None,
     ca_file: str | os.PathLike[str] | None = None,
+    dataverse_url: str | None = None,
     prompt: DeviceCodeCallback | None = None,
     token_cache: bool = True,
     emulator: bool | None = None,
@@ -181,26 +186,43 @@ def connect_session(
         "base_url": base_url,
         "authority": authority,
         "ca_file": ca_file,
+        "dataverse_url": dataverse_url,
     }
     settings = _resolve(explicit, emulator=emulator, config_file=config_file)
     if settings.instance_id is not None:  # a malformed id is refused before any request
         settings = dataclasses.replace(
             settings, instance_id=check_instance_id(settings.instance_id)
         )
-    session = open_session(
-        settings,
-        prompt=prompt or default_prompt(),
-        token_cache=token_cache and not settings.emulator,
-        retry_policy=retry_policy,
-        timeout=timeout,
-    )
+    if settings.has_v1:
+        session = open_session(
+            settings,
+            prompt=prompt or default_prompt(),
+            token_cache=token_cache and not settings.emulator,
+            retry_policy=retry_policy,
+            timeout=timeout,
+        )
+    else:  # Dataverse only: the sign-in's first scope is Dataverse's
+        from ci_toolkit.dataverse.paths import V1NotConfigured
+        from ci_toolkit.dataverse.session import open_credential
+
+        credential, msal_http = open_credential(
+            settings,
+            prompt=prompt or default_prompt(),
+            token_cache=token_cache and not settings.emulator,
+            timeout=timeout,
+        )
+        session = V1NotConfigured(credential=credential, closeables=(msal_http,))
     if sign_in and session.credential is not None:
         try:
             session.credential.get_token()
         except BaseException:
             session.close()
             raise
-    logger.info("Connected to %s (settings from %s)", settings.base_url, settings.source)
+    logger.info(
+        "Connected to %s (settings from %s)",
+        " and ".join(u for u in (settings.base_url * settings.has_v1, settings.dataverse_url) if u),
+        settings.source,
+    )
     return session, settings
 
 
@@ -214,6 +236,7 @@ def connect(
     base_url: str | None = None,
     authority: str | None = None,
     ca_file: str | os.PathLike[str] | None = None,
+    dataverse_url: str | None = None,
     prompt: DeviceCodeCallback | None = None,
     token_cache: bool = True,
     emulator: bool | None = None,
@@ -221,6 +244,7 @@ def connect(
     retry_policy: RetryPolicy | None = None,
     timeout: float | httpx.Timeout | None = None,
     sign_in: bool = True,
+    source: str | None = None,
 ) -> CustomerInsights:
     """Connect to Customer Insights (or the embedded emulator) and sign in.
 
@@ -234,6 +258,11 @@ def connect(
         credentials sign-in; without one, a device code sign-in.
     ca_file
         A private CA bundle to trust (``CI_CA_FILE``), e.g. a separately run emulator's.
+    dataverse_url
+        The Dataverse environment URL (``CI_DATAVERSE_URL``), e.g.
+        ``https://contoso.crm.dynamics.com``: opens the Dataverse read path
+        (``ci.dataverse``), alone (no subscription key needed) or next to the v1 API, on the
+        same sign-in.
     prompt
         Device code callback ``(verification_uri, user_code, expires_on)``; a widget in
         notebooks and plain text on stderr elsewhere when ``None``.
@@ -250,7 +279,11 @@ def connect(
         Seconds each request phase may take (connect, read, write, pool), or an
         ``httpx.Timeout``; default connect 10 s, read and write 60 s.
     sign_in
-        Sign in now (default) rather than at the first request.
+        Sign in now (default) rather than at the first request; with both paths, the
+        Dataverse token is then acquired silently from the same sign-in.
+    source
+        The default read path, ``"v1"`` or ``"dataverse"`` (``ci.source``); v1 when it is
+        configured, Dataverse otherwise.
 
     Returns
     -------
@@ -281,6 +314,7 @@ def connect(
         base_url=base_url,
         authority=authority,
         ca_file=ca_file,
+        dataverse_url=dataverse_url,
         prompt=prompt,
         token_cache=token_cache,
         emulator=emulator,
@@ -289,5 +323,41 @@ def connect(
         timeout=timeout,
         sign_in=sign_in,
     )
-    kwargs: dict[str, Any] = {"instance_id": settings.instance_id}
-    return CustomerInsights(session, **kwargs)
+    try:
+        dataverse = _open_dataverse(
+            session, settings, retry_policy=retry_policy, timeout=timeout, sign_in=sign_in
+        )
+        kwargs: dict[str, Any] = {"instance_id": settings.instance_id}
+        return CustomerInsights(
+            session, dataverse=dataverse, source=source, has_v1=settings.has_v1, **kwargs
+        )
+    except BaseException:
+        session.close()
+        raise
+
+
+def _open_dataverse(
+    session: ApiSession,
+    settings: Settings,
+    *,
+    retry_policy: RetryPolicy | None,
+    timeout: float | httpx.Timeout | None,
+    sign_in: bool,
+) -> Dataverse | None:
+    """The Dataverse path on the connection's credential, or ``None`` when not configured."""
+    if not settings.has_dataverse or session.credential is None:
+        return None
+    from ci_toolkit.dataverse import Dataverse
+    from ci_toolkit.dataverse.session import dataverse_scopes, open_dataverse_session
+
+    assert settings.dataverse_url
+    dv_session = open_dataverse_session(
+        settings, session.credential, retry_policy=retry_policy, timeout=timeout
+    )
+    if sign_in:
+        try:  # silently, from the one sign-in (the refresh token serves both resources)
+            session.credential.token_source(dataverse_scopes(settings)).get_token()
+        except BaseException:
+            dv_session.close()
+            raise
+    return Dataverse(dv_session, url=settings.dataverse_url)

@@ -530,6 +530,17 @@ _CODE_HINTS: dict[str, str] = {
     "SegmentNotFound": "ci.segments() lists the segment names (they are case-sensitive).",
     "MeasureNotFound": "ci.measures() lists the measure names (they are case-sensitive).",
     "JobNotFound": "ci.jobs() lists the recent refresh jobs and their ids.",
+    # Dataverse (issue 14): privilege denied, unknown resource
+    "0x80040220": (
+        "The signed-in user (or application user) is missing the Dataverse security role "
+        "'Customer Insights Data Read Access' (with 'Customer Insights Data Configuration "
+        "Viewer'): a Dataverse admin assigns them in the Power Platform admin center "
+        "(Environment > Settings > Users > Manage security roles)."
+    ),
+    "0x8006088a": (
+        "Dataverse names are case-sensitive lower-case logical names: ci.dataverse.tables() "
+        "lists the Customer Insights tables of this environment."
+    ),
 }
 _TARGET_HINTS: dict[str, str] = {
     "$filter": (

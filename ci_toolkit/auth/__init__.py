@@ -10,6 +10,7 @@ from ci_toolkit.auth.credentials import (
     ClientSecretCredential,
     Credential,
     DeviceCodeCredential,
+    ScopedTokenSource,
     make_credential,
 )
 from ci_toolkit.auth.errors import sign_in_error
@@ -21,6 +22,7 @@ __all__ = [
     "Credential",
     "DeviceCodeCallback",
     "DeviceCodeCredential",
+    "ScopedTokenSource",
     "SignInObserver",
     "TerminalPrompt",
     "TokenAuth",

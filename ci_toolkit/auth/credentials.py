@@ -47,7 +47,13 @@ from ci_toolkit.exceptions import (
     unreachable_hint,
 )
 
-__all__ = ["ClientSecretCredential", "Credential", "DeviceCodeCredential", "make_credential"]
+__all__ = [
+    "ClientSecretCredential",
+    "Credential",
+    "DeviceCodeCredential",
+    "ScopedTokenSource",
+    "make_credential",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +66,97 @@ _MICROSOFT_HOSTS = frozenset(
         "login.windows.net",
     }
 )
+
+
+def _resource_of(scope: str) -> str:
+    """``https://org.crm.dynamics.com/.default`` -> ``https://org.crm.dynamics.com`` (lower)."""
+    head, _, _ = scope.rstrip("/").rpartition("/")
+    return (head or scope).lower()
+
+
+class ScopedTokenSource:
+    """Access tokens of one resource (scope set) from a :class:`Credential`'s MSAL app.
+
+    Each source keeps its own in-memory token; all of them share the credential's MSAL app,
+    account, token cache and lock, so one sign-in serves them all.
+
+    Parameters
+    ----------
+    credential
+        The credential whose MSAL app and cache are used.
+    scopes
+        The scopes of this resource.
+
+    Example
+    -------
+    >>> scopes = ["https://org.crm.dynamics.com/.default"]
+    >>> source = credential.token_source(scopes)  # doctest: +SKIP
+    """
+
+    def __init__(self, credential: Credential, scopes: list[str]) -> None:
+        self.credential = credential
+        self.scopes = scopes
+        self._token: str | None = None
+        self._refresh_at = 0.0
+        self.acquisitions = 0
+        """How many tokens came from MSAL (cache or Azure AD) rather than the memo."""
+
+    def __repr__(self) -> str:
+        return f"ScopedTokenSource(scopes={self.scopes!r})"
+
+    def forget(self) -> None:
+        """Drop the in-memory token (the next request asks MSAL again)."""
+        with self.credential._lock:
+            self._token = None
+            self._refresh_at = 0.0
+
+    def get_token(self, *, force_refresh: bool = False, refused: str | None = None) -> str:
+        """An access token: the memo while fresh, else silently from MSAL, else sign in.
+
+        Parameters
+        ----------
+        force_refresh
+            Skip the memo and MSAL's cached access token (after a 401).
+        refused
+            The token the API refused (see :meth:`Credential.get_token`).
+
+        Returns
+        -------
+        str
+            The access token.
+
+        Example
+        -------
+        >>> source.get_token()  # doctest: +SKIP
+        """
+        credential = self.credential
+        with credential._lock:
+            now = time.time()
+            if not force_refresh and self._token and now < self._refresh_at:
+                return self._token
+            if force_refresh and refused is not None and self._token not in (None, refused):
+                return str(self._token)
+            try:
+                result = credential._acquire(self.scopes, force_refresh=force_refresh)
+            except httpx.TransportError as exc:
+                raise ServiceUnreachableError(
+                    f"Cannot reach Azure AD at {credential.settings.authority}: {exc}."
+                    f"{unreachable_hint(exc)}",
+                    secrets=credential.settings.secrets,
+                ) from None  # httpx's exception stays on __context__
+            if "access_token" not in result:
+                raise credential._error(result, self.scopes)
+            lifetime = float(result.get("expires_in") or 3600)
+            self._token = str(result["access_token"])
+            self._refresh_at = now + lifetime - min(_defaults.TOKEN_REFRESH_MARGIN, lifetime / 2)
+            self.acquisitions += 1
+            logger.debug(
+                "Access token for %s from %s, valid %.0f s",
+                " ".join(self.scopes),
+                result.get("token_source", "msal"),
+                lifetime,
+            )
+            return self._token
 
 
 class Credential:
@@ -93,10 +190,52 @@ class Credential:
         self._http_client = http_client
         self._app: Any = None
         self._lock = threading.RLock()
-        self._token: str | None = None
-        self._refresh_at = 0.0
-        self.acquisitions = 0
-        """How many tokens came from MSAL (cache or Azure AD) rather than the memo."""
+        self._primary = ScopedTokenSource(self, self.scopes)
+        self._sources: dict[tuple[str, ...], ScopedTokenSource] = {
+            tuple(self.scopes): self._primary
+        }
+
+    @property
+    def _token(self) -> str | None:
+        """The sign-in scopes' in-memory token (tests replace it to simulate a refusal)."""
+        return self._primary._token
+
+    @_token.setter
+    def _token(self, value: str | None) -> None:
+        self._primary._token = value
+
+    @property
+    def acquisitions(self) -> int:
+        """How many tokens of the sign-in scopes came from MSAL rather than the memo."""
+        return self._primary.acquisitions
+
+    def token_source(self, scopes: Sequence[str]) -> ScopedTokenSource:
+        """A token source for another resource, on the same MSAL app, account and cache.
+
+        One sign-in serves every resource: the refresh token is multi-resource, so the first
+        token of a second resource (e.g. Dataverse next to the v1 API) is acquired silently.
+
+        Parameters
+        ----------
+        scopes
+            The other resource's scopes, e.g. ``["https://org.crm.dynamics.com/.default"]``.
+
+        Returns
+        -------
+        ScopedTokenSource
+            One source per scope set (asking twice returns the same object).
+
+        Example
+        -------
+        >>> scopes = ["https://org.crm.dynamics.com/.default"]
+        >>> dv = credential.token_source(scopes)  # doctest: +SKIP
+        >>> token = dv.get_token()  # doctest: +SKIP
+        """
+        key = tuple(scopes)
+        with self._lock:
+            if key not in self._sources:
+                self._sources[key] = ScopedTokenSource(self, list(scopes))
+            return self._sources[key]
 
     # --- MSAL plumbing -------------------------------------------------------------------------
     def _new_app(self, **kwargs: Any) -> Any:
@@ -127,21 +266,21 @@ class Credential:
                 ) from None
         return self._app
 
-    def _error(self, result: Mapping[str, Any]) -> SignInError:
+    def _error(self, result: Mapping[str, Any], scopes: Sequence[str] | None = None) -> SignInError:
         return sign_in_error(
             result,
             client_id=self.settings.client_id,
             authority=self.settings.authority,
-            scopes=self.scopes,
+            scopes=list(scopes or self.scopes),
             secrets=self.settings.secrets,
         )
 
-    def _acquire(self, *, force_refresh: bool) -> Mapping[str, Any]:
+    def _acquire(self, scopes: Sequence[str], *, force_refresh: bool) -> Mapping[str, Any]:
         raise NotImplementedError
 
     # --- public API ----------------------------------------------------------------------------
     def get_token(self, *, force_refresh: bool = False, refused: str | None = None) -> str:
-        """An access token: the memo while fresh, else silently from MSAL, else sign in.
+        """An access token of the sign-in scopes: the memo, else silently, else sign in.
 
         Parameters
         ----------
@@ -167,32 +306,7 @@ class Credential:
         -------
         >>> token = credential.get_token()  # doctest: +SKIP
         """
-        with self._lock:
-            now = time.time()
-            if not force_refresh and self._token and now < self._refresh_at:
-                return self._token
-            if force_refresh and refused is not None and self._token not in (None, refused):
-                return str(self._token)
-            try:
-                result = self._acquire(force_refresh=force_refresh)
-            except httpx.TransportError as exc:
-                raise ServiceUnreachableError(
-                    f"Cannot reach Azure AD at {self.settings.authority}: {exc}."
-                    f"{unreachable_hint(exc)}",
-                    secrets=self.settings.secrets,
-                ) from None  # httpx's exception stays on __context__
-            if "access_token" not in result:
-                raise self._error(result)
-            lifetime = float(result.get("expires_in") or 3600)
-            self._token = str(result["access_token"])
-            self._refresh_at = now + lifetime - min(_defaults.TOKEN_REFRESH_MARGIN, lifetime / 2)
-            self.acquisitions += 1
-            logger.debug(
-                "Access token from %s, valid %.0f s",
-                result.get("token_source", "msal"),
-                lifetime,
-            )
-            return self._token
+        return self._primary.get_token(force_refresh=force_refresh, refused=refused)
 
     def forget_token(self) -> None:
         """Drop the in-memory token (the next request asks MSAL again).
@@ -202,8 +316,8 @@ class Credential:
         >>> credential.forget_token()  # doctest: +SKIP
         """
         with self._lock:
-            self._token = None
-            self._refresh_at = 0.0
+            for source in self._sources.values():
+                source.forget()
 
     def sign_out(self) -> None:
         """Remove the signed-in accounts and tokens, and delete the token cache file.
@@ -256,26 +370,29 @@ class DeviceCodeCredential(Credential):
 
         return msal.PublicClientApplication(self.settings.client_id, **kwargs)
 
-    def _acquire(self, *, force_refresh: bool) -> Mapping[str, Any]:
+    def _acquire(self, scopes: Sequence[str], *, force_refresh: bool) -> Mapping[str, Any]:
         app = self._msal_app()
         accounts = app.get_accounts()
         if accounts:
+            # The account's refresh token serves every resource: a second resource's first
+            # token comes from here, silently.
             result = app.acquire_token_silent_with_error(
-                self.scopes, account=accounts[0], force_refresh=force_refresh
+                list(scopes), account=accounts[0], force_refresh=force_refresh
             )
             if result and "access_token" in result:
                 return dict(result)
             if result:
                 logger.info(
-                    "Silent sign-in failed (%s); a new device code sign-in follows",
+                    "Silent sign-in for %s failed (%s); a new device code sign-in follows",
+                    " ".join(scopes),
                     result.get("error"),
                 )
-        flow = app.initiate_device_flow(scopes=self.scopes)
+        flow = app.initiate_device_flow(scopes=list(scopes))
         if "user_code" not in flow:
-            raise self._error(flow)
-        return self._wait(app, flow)
+            raise self._error(flow, scopes)
+        return self._wait(app, flow, scopes)
 
-    def _wait(self, app: Any, flow: dict[str, Any]) -> Mapping[str, Any]:
+    def _wait(self, app: Any, flow: dict[str, Any], scopes: Sequence[str]) -> Mapping[str, Any]:
         observer = self.prompt if isinstance(self.prompt, SignInObserver) else None
         expires_on = datetime.fromtimestamp(float(flow["expires_at"]), tz=UTC)
         self.prompt(str(flow["verification_uri"]), str(flow["user_code"]), expires_on)
@@ -311,7 +428,7 @@ class DeviceCodeCredential(Credential):
                 who = f" as {user}" if user else ""
                 observer.finished(success=True, message=f"Signed in{who}.")
             else:
-                observer.finished(success=False, message=str(self._error(result)))
+                observer.finished(success=False, message=str(self._error(result, scopes)))
         return result
 
 
@@ -332,15 +449,19 @@ class ClientSecretCredential(Credential):
             self.settings.client_id, client_credential=self.settings.client_secret, **kwargs
         )
 
-    def _acquire(self, *, force_refresh: bool) -> Mapping[str, Any]:
+    def _acquire(self, scopes: Sequence[str], *, force_refresh: bool) -> Mapping[str, Any]:
         app = self._msal_app()
         if force_refresh:  # MSAL's acquire_token_for_client has no force_refresh: drop the AT
             cache = app.token_cache
+            # only this resource's token: another resource's stays valid
+            resources = {_resource_of(scope) for scope in scopes}
             for entry in list(
                 cache.search(cache.CredentialType.ACCESS_TOKEN, query={"client_id": app.client_id})
             ):
-                cache.remove_at(entry)
-        return dict(app.acquire_token_for_client(scopes=self.scopes))
+                targets = {_resource_of(t) for t in str(entry.get("target") or "").split()}
+                if not targets or targets & resources:
+                    cache.remove_at(entry)
+        return dict(app.acquire_token_for_client(scopes=list(scopes)))
 
 
 def make_credential(

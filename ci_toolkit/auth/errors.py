@@ -58,6 +58,25 @@ _BY_CODE: dict[int, tuple[type[SignInError], str]] = {
     ),
 }
 
+_DATAVERSE_SCOPE = (
+    InvalidScopeError,
+    "Azure AD does not know a Dataverse environment for the scope {scopes}. Check dataverse_url "
+    "(CI_DATAVERSE_URL): it is the environment URL like 'https://contoso.crm.dynamics.com' "
+    "(Power Platform admin center > Environments), in the tenant of {authority}.",
+)
+#: Codes whose meaning differs for a Dataverse scope (issue 14).
+_DATAVERSE_BY_CODE: dict[int, tuple[type[SignInError], str]] = {
+    70011: _DATAVERSE_SCOPE,
+    500011: _DATAVERSE_SCOPE,  # "The resource principal named ... was not found in the tenant"
+    65001: (
+        ConsentRequiredError,
+        "App {client_id} has no consent to call Dataverse. An admin must grant consent to its "
+        "API permission 'Dynamics CRM' > user_impersonation (Azure portal > App registrations > "
+        "API permissions > Grant admin consent), then connect again.",
+    ),
+}
+_CI_RESOURCE = "https://api.ci.ai.microsoft.com/"
+
 _BY_ERROR: dict[str, tuple[type[SignInError], str]] = {
     "expired_token": (
         DeviceCodeExpiredError,
@@ -115,7 +134,15 @@ def sign_in_error(
     error = str(result.get("error") or "sign_in_failed")
     description = str(result.get("error_description") or "").strip()
     codes = _codes(result)
-    match = next((_BY_CODE[c] for c in codes if c in _BY_CODE), None) or _BY_ERROR.get(error)
+    scopes = list(scopes)
+    dataverse = any(
+        "://" in s and not s.lower().startswith(_CI_RESOURCE) for s in scopes
+    )  # a Dataverse environment's scope
+    table = {**_BY_CODE, **_DATAVERSE_BY_CODE} if dataverse else _BY_CODE
+    match = next((table[c] for c in codes if c in table), None)
+    if match is None and dataverse and error in ("invalid_scope", "invalid_resource"):
+        match = _DATAVERSE_SCOPE
+    match = match or _BY_ERROR.get(error)
     context = {
         "client_id": client_id or "?",
         "authority": authority or "?",

@@ -24,6 +24,7 @@ import secrets
 import string
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -41,6 +42,7 @@ from ci_toolkit.emulator.identity import (
     V1_ISSUER,
     AppRegistration,
     Principal,
+    resource_scopes,
 )
 from ci_toolkit.emulator.state import EmulatorState
 
@@ -179,10 +181,11 @@ class AzureAD:
         return app
 
     @staticmethod
-    def _delegated_scopes(raw: str | None) -> tuple[str, ...]:
+    def _delegated_scopes(raw: str | None, extra: Iterable[str] = ()) -> tuple[str, ...]:
         scopes = tuple((raw or "").split())
         resource = [s for s in scopes if s.lower() not in OIDC_SCOPES]
         allowed = {API_SCOPE_USER_IMPERSONATION.lower(), API_SCOPE_DEFAULT.lower()}
+        allowed |= {s.lower() for s in extra}
         bad = [s for s in resource if s.lower() not in allowed]
         if bad or not resource:
             shown = " ".join(bad) if bad else " ".join(scopes) or "(none)"
@@ -196,10 +199,41 @@ class AzureAD:
             )
         return scopes
 
+    def dataverse_resource(self, request: Request, scopes: Iterable[str]) -> tuple[str, str] | None:
+        """``(audience, granted scope)`` when ``scopes`` name the Dataverse org, else ``None``.
+
+        The emulator's origin is its Dataverse org URL: ``<origin>/user_impersonation`` and
+        ``<origin>/.default`` give tokens whose audience is the origin. Scopes of the org and
+        of the Customer Insights API together are refused, as AAD refuses two resources
+        (AADSTS28000).
+        """
+        org = self.base_url(request)
+        dataverse = {s.lower() for s in resource_scopes(org)}
+        named = [s for s in scopes if s.lower() not in OIDC_SCOPES]
+        if not named or not any(s.lower() in dataverse for s in named):
+            return None
+        if not all(s.lower() in dataverse for s in named):
+            raise _AadError(
+                400,
+                "invalid_scope",
+                28000,
+                "Provided value for the input parameter scope is not valid because it contains "
+                f"more than one resource. Scope {' '.join(scopes)} is not valid.",
+            )
+        return org, " ".join(named)
+
     def _delegated_tokens(
-        self, request: Request, principal: Principal, client_id: str
+        self,
+        request: Request,
+        principal: Principal,
+        client_id: str,
+        scopes: Iterable[str] = (),
     ) -> dict[str, object]:
         issuer = self.issuer(request)
+        audience, granted = self.dataverse_resource(request, scopes) or (
+            None,
+            API_SCOPE_USER_IMPERSONATION,
+        )
         tokens = self.state.tokens
         self.tokens_issued += 1
         refresh = secrets.token_urlsafe(48)
@@ -210,7 +244,7 @@ class AzureAD:
         )
         return {
             "token_type": "Bearer",
-            "scope": API_SCOPE_USER_IMPERSONATION,
+            "scope": granted,
             "expires_in": self.token_lifetime,
             "ext_expires_in": self.token_lifetime,
             "access_token": tokens.mint_access_token(
@@ -218,6 +252,7 @@ class AzureAD:
                 issuer=self.access_token_issuer(),
                 lifetime=self.token_lifetime,
                 client_id=client_id,
+                audience=audience,
             ),
             "refresh_token": refresh,
             "id_token": tokens.mint_id_token(principal, issuer=issuer, client_id=client_id),
@@ -326,7 +361,10 @@ class AzureAD:
         try:
             self._check_tenant(request.path_params["tenant"])
             app = self._app(_field(form.get("client_id")))
-            scopes = self._delegated_scopes(_field(form.get("scope")))
+            scopes = self._delegated_scopes(
+                _field(form.get("scope")), resource_scopes(self.base_url(request))
+            )
+            self.dataverse_resource(request, scopes)  # one resource at a time
         except _AadError as exc:
             return exc.response()
         flow = self.start_device_flow(app.client_id, scopes)
@@ -366,13 +404,20 @@ class AzureAD:
                     request, app, _field(form.get("refresh_token")), _field(form.get("scope"))
                 )
             elif grant == "client_credentials":
-                body = self._client_credentials_grant(app, secret, _field(form.get("scope")))
+                body = self._client_credentials_grant(
+                    app,
+                    secret,
+                    _field(form.get("scope")),
+                    extra=resource_scopes(self.base_url(request))[1:],
+                )
+                dataverse = self.dataverse_resource(request, [str(body["scope"])])
                 self.tokens_issued += 1
                 body["access_token"] = self.state.tokens.mint_access_token(
                     self.state.directory.app_principal,
                     issuer=self.access_token_issuer(),
                     lifetime=self.token_lifetime,
                     client_id=app.client_id,
+                    audience=dataverse[0] if dataverse else None,
                 )
             else:
                 raise _AadError(
@@ -419,7 +464,7 @@ class AzureAD:
                 "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
             )
         flow.status = "redeemed"
-        return self._delegated_tokens(request, flow.principal, app.client_id)
+        return self._delegated_tokens(request, flow.principal, app.client_id, flow.scopes)
 
     def _refresh_grant(
         self,
@@ -429,7 +474,7 @@ class AzureAD:
         scope: str | None,
     ) -> dict[str, object]:
         if scope:
-            self._delegated_scopes(scope)
+            self._delegated_scopes(scope, resource_scopes(self.base_url(request)))
         record = self._refresh_tokens.get(refresh_token or "")
         if record is None:
             raise _AadError(
@@ -450,10 +495,17 @@ class AzureAD:
             raise _AadError(
                 400, "invalid_grant", 700082, "The refresh token has expired due to inactivity."
             )
-        return self._delegated_tokens(request, record.principal, app.client_id)
+        return self._delegated_tokens(
+            request, record.principal, app.client_id, (scope or "").split()
+        )
 
     def _client_credentials_grant(
-        self, app: AppRegistration, secret: str | None, scope: str | None
+        self,
+        app: AppRegistration,
+        secret: str | None,
+        scope: str | None,
+        *,
+        extra: Iterable[str] = (),
     ) -> dict[str, object]:
         if app.secret is None or not secret:
             raise _AadError(
@@ -482,7 +534,8 @@ class AzureAD:
                 "credential flows must have a scope value with /.default suffixed to the "
                 "resource identifier (application ID URI).",
             )
-        if scopes[0].lower() != API_SCOPE_DEFAULT.lower():
+        accepted = {API_SCOPE_DEFAULT.lower(), *(s.lower() for s in extra)}
+        if scopes[0].lower() not in accepted:
             raise _AadError(
                 400,
                 "invalid_scope",
@@ -492,7 +545,9 @@ class AzureAD:
             )
         return {
             "token_type": "Bearer",
-            "scope": API_SCOPE_DEFAULT,
+            "scope": API_SCOPE_DEFAULT
+            if scopes[0].lower() == API_SCOPE_DEFAULT.lower()
+            else scopes[0],
             "expires_in": self.token_lifetime,
             "ext_expires_in": self.token_lifetime,
         }

@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from ci_toolkit.emulator import routes
 from ci_toolkit.emulator.aad import AzureAD
 from ci_toolkit.emulator.contract import Operation, load_spec, operations
+from ci_toolkit.emulator.dataverse import DATAVERSE_ROOTS, DataverseService
 from ci_toolkit.emulator.errors import ApiError, gateway_error
 from ci_toolkit.emulator.gateway import (
     PRINCIPAL_KEY,
@@ -236,7 +237,7 @@ def build_api(state: EmulatorState) -> Starlette:
 
 
 def build_app(state: EmulatorState, *, faults: FaultInjector | None = None) -> Starlette:
-    """The whole emulator: gateway + API under ``/v1`` and the emulated Azure AD.
+    """The whole emulator: gateway + API under ``/v1``, Dataverse and the emulated Azure AD.
 
     Parameters
     ----------
@@ -249,7 +250,7 @@ def build_app(state: EmulatorState, *, faults: FaultInjector | None = None) -> S
     -------
     Starlette
         The ASGI app; ``app.state.faults`` is the fault injector, ``app.state.aad`` the
-        emulated Azure AD.
+        emulated Azure AD, ``app.state.dataverse`` the Dataverse Web API.
     """
     config = state.config
     if faults is None:
@@ -263,11 +264,17 @@ def build_app(state: EmulatorState, *, faults: FaultInjector | None = None) -> S
         )
     aad = AzureAD(state)
     gateway = GatewayMiddleware(build_api(state), state, faults)
+    dataverse = DataverseService.from_config(state, faults, issuer=gateway.expected_issuer)
     app = Starlette(
-        routes=[Mount("/v1", app=gateway), *aad.routes()],
+        routes=[
+            Mount("/v1", app=gateway),
+            *(Mount(root, app=dataverse) for root in DATAVERSE_ROOTS),
+            *aad.routes(),
+        ],
         middleware=[Middleware(RequestIdMiddleware)],
     )
     app.state.faults = faults
+    app.state.dataverse = dataverse
     app.state.aad = aad
     app.state.emulator = state
     return app

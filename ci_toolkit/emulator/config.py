@@ -49,6 +49,16 @@ class EmulatorConfig:
         ``connection_string``); adlfs also reads ``AZURE_STORAGE_*`` variables.
     lake_partition_rows
         Rows per CSV partition of data-out exports before a table is split into several.
+    dataverse_rate_limit
+        Dataverse service protection: requests per user per ``dataverse_window`` (6,000).
+    dataverse_window
+        Seconds of the Dataverse service protection window (300).
+    dataverse_execution_ms
+        Combined execution time per user per window, in milliseconds (1,200,000).
+    dataverse_concurrency
+        Concurrent Dataverse requests per user (52).
+    dataverse_guid_order
+        How the Dataverse API orders GUIDs: ``sqlserver`` (as SQL Server) or ``lexicographic``.
     """
 
     port: int = 0
@@ -65,3 +75,8 @@ class EmulatorConfig:
     output_dir: Path | str | None = None
     output_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
     lake_partition_rows: int = 250_000
+    dataverse_rate_limit: int = 6_000
+    dataverse_window: float = 300.0
+    dataverse_execution_ms: float = 1_200_000.0
+    dataverse_concurrency: int = 52
+    dataverse_guid_order: str = "sqlserver"

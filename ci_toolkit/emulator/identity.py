@@ -29,6 +29,7 @@ __all__ = [
     "Directory",
     "Principal",
     "Role",
+    "resource_scopes",
 ]
 
 Role = Literal["admin", "contributor", "viewer"]
@@ -56,6 +57,19 @@ APP_ROLE = "api.access"
 #: platform, "Access token claims reference": ``iss`` ends in ``/v2.0`` only for v2.0 tokens,
 #: ``appid`` is "only present in v1.0 tokens", ``azp`` "only present in v2.0 tokens".
 V1_ISSUER = "https://sts.windows.net/{tenant_id}/"
+
+
+def resource_scopes(resource: str) -> tuple[str, str]:
+    """The delegated and the client credentials scope of a resource such as a Dataverse org.
+
+    Example
+    -------
+    >>> resource_scopes("https://contoso.crm.dynamics.com")[0]
+    'https://contoso.crm.dynamics.com/user_impersonation'
+    """
+    resource = resource.rstrip("/")
+    return f"{resource}/user_impersonation", f"{resource}/.default"
+
 
 #: role, display name and login of the demo users.
 _DEMO_USERS: tuple[tuple[Role, str, str], ...] = (

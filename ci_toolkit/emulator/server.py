@@ -30,11 +30,13 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from ci_toolkit.emulator.aad import AzureAD
 from ci_toolkit.emulator.app import build_app
 from ci_toolkit.emulator.config import EmulatorConfig
+from ci_toolkit.emulator.dataverse import DataverseService
 from ci_toolkit.emulator.gateway import TRANSPORT_KEY, FaultInjector, FaultSettings
 from ci_toolkit.emulator.identity import (
     API_SCOPE_DEFAULT,
     API_SCOPE_USER_IMPERSONATION,
     V1_ISSUER,
+    resource_scopes,
 )
 from ci_toolkit.emulator.state import EmulatorState
 from ci_toolkit.emulator.tls import TlsFiles
@@ -76,6 +78,9 @@ class EmulatorSettings:
         The delegated scope (``.../user_impersonation``).
     app_scope
         The client credentials scope (``.../.default``).
+    dataverse_url
+        The Dataverse org URL (the emulator's origin, ``https://127.0.0.1:<port>``); the
+        Web API is under ``<dataverse_url>/api/data/v9.2/``.
     """
 
     base_url: str
@@ -89,6 +94,17 @@ class EmulatorSettings:
     ca_file: Path
     scope: str = API_SCOPE_USER_IMPERSONATION
     app_scope: str = API_SCOPE_DEFAULT
+    dataverse_url: str = ""
+
+    @property
+    def dataverse_scope(self) -> str:
+        """The delegated Dataverse scope, ``<dataverse_url>/user_impersonation``."""
+        return resource_scopes(self.dataverse_url)[0]
+
+    @property
+    def dataverse_app_scope(self) -> str:
+        """The client credentials Dataverse scope, ``<dataverse_url>/.default``."""
+        return resource_scopes(self.dataverse_url)[1]
 
     def ssl_context(self) -> ssl.SSLContext:
         """A TLS context trusting this emulator's CA only (``httpx.Client(verify=...)``)."""
@@ -207,6 +223,7 @@ class Emulator:
             subscription_key=directory.subscription_keys[0],
             instance_id=state.default_instance_id,
             ca_file=self._tls.ca_file,
+            dataverse_url=f"https://{HOST}:{port}",
         )
         logger.info(
             "Emulator serving %s (started in %.2f s)",
@@ -290,6 +307,12 @@ class Emulator:
         """The emulated Azure AD (device flows, auto-approve, token lifetime)."""
         aad: AzureAD = self.app.state.aad
         return aad
+
+    @property
+    def dataverse(self) -> DataverseService:
+        """The Dataverse Web API (security roles, service protection limits, GUID order)."""
+        service: DataverseService = self.app.state.dataverse
+        return service
 
     @property
     def faults(self) -> FaultSettings:

@@ -21,8 +21,8 @@ from ci_toolkit.emulator.data.store import DataStore
 from ci_toolkit.emulator.identity import ROLES, Directory
 from ci_toolkit.emulator.tokens import TokenService
 from ci_toolkit.emulator.workflows.engine import WorkflowEngine
-from ci_toolkit.emulator.workflows.schedules import SCHEDULES_FILE
 from ci_toolkit.emulator.workflows.lake_export import LakeTarget
+from ci_toolkit.emulator.workflows.schedules import SCHEDULES_FILE
 
 __all__ = ["EmulatorState", "InstanceState", "demo_instance_id"]
 

@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import jwt
@@ -200,7 +200,9 @@ class TokenService:
         raw = json.dumps({"uid": principal.object_id, "utid": self.directory.tenant_id})
         return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode("ascii")
 
-    def validate_access_token(self, token: str, *, issuer: str) -> Principal:
+    def validate_access_token(
+        self, token: str, *, issuer: str, audiences: Sequence[str] | None = None
+    ) -> Principal:
         """Check signature, audience, issuer, lifetime and scope; return the principal.
 
         A token that passed the signature, audience and issuer checks is remembered (keyed
@@ -210,18 +212,21 @@ class TokenService:
         an expired token is rejected whether it was remembered or not, as are the tenant,
         principal and scope. Rejected tokens are never remembered.
 
+        ``audiences`` are the accepted ``aud`` values: the Customer Insights API's when
+        ``None``, the org URL for the Dataverse Web API.
+
         Raises
         ------
         TokenError
             With a description like the one ASP.NET's JWT bearer handler gives.
         """
-        cache_key = (token, issuer)
+        cache_key = (token, issuer if not audiences else "\x1f".join((issuer, *audiences)))
         with self._validated_lock:
             claims = self._validated.get(cache_key)
             if claims is not None:
                 self._validated.move_to_end(cache_key)
         if claims is None:
-            claims = self._decode(token, issuer=issuer)
+            claims = self._decode(token, issuer=issuer, audiences=audiences)
             with self._validated_lock:
                 self._validated[cache_key] = claims
                 while len(self._validated) > VALIDATED_CACHE_SIZE:
@@ -235,7 +240,9 @@ class TokenService:
                 raise
         return self._principal(claims)
 
-    def _decode(self, token: str, *, issuer: str) -> dict[str, Any]:
+    def _decode(
+        self, token: str, *, issuer: str, audiences: Sequence[str] | None = None
+    ) -> dict[str, Any]:
         """The claims of a token whose header, signature, audience, issuer and times hold."""
         try:
             header = jwt.get_unverified_header(token)
@@ -250,7 +257,7 @@ class TokenService:
                 token,
                 self._public_key,
                 algorithms=["RS256"],
-                audience=[API_AUDIENCE, f"{API_AUDIENCE}/"],
+                audience=list(audiences or (API_AUDIENCE, f"{API_AUDIENCE}/")),
                 issuer=issuer,
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "iat", "aud", "iss", "oid", "tid", "ver"]},

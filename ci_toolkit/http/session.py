@@ -480,7 +480,11 @@ def open_session(
         base_url=settings.base_url,
         ca_file=settings.ca_file,
         auth=TokenAuth(credential),
-        headers={_defaults.SUBSCRIPTION_KEY_HEADER: settings.subscription_key},
+        headers=(
+            {_defaults.SUBSCRIPTION_KEY_HEADER: settings.subscription_key}
+            if settings.subscription_key
+            else None
+        ),
         transport=transport,
         timeout=timeout,
     )

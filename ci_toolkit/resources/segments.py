@@ -8,7 +8,9 @@ API operations (function -> returns: operation):
     ``GET /instances/{instanceId}/manage/segments`` (the v1 API has no single-segment GET)
 ``segment_members(name, select=..., top=...)`` -> DataFrame of ``Customer`` rows
     ``GET /instances/{instanceId}/data/Customer?$filter=IsMemberOfSegment('<name>')``
-    (Get-entities-with-OData-path)
+    (Get-entities-with-OData-path); with ``source="dataverse"``
+    ``GET <org>/api/data/v9.2/msdynci_segmentmemberships?$filter=contains(msdynci_segments,
+    '"<name>"')`` then the members' ``msdynci_customerprofiles`` (v1 column names)
 ``segment_history(names=None, days=90)`` -> tidy DataFrame (segment, date, size, jobStatus)
     ``GET .../manage/segments?includeHistoricStats=true&historicStatsDays=N``
 ``create_segment(metadata)`` -> dict (SegmentMetadata)
@@ -29,6 +31,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from ci_toolkit.dataverse.paths import SourceMixin
 from ci_toolkit.odata import is_member_of_segment
 from ci_toolkit.resources._base import segment as quote_segment
 from ci_toolkit.resources.data import DataMixin
@@ -309,7 +312,39 @@ def segment_definition(
     }
 
 
-class SegmentsMixin(DataMixin):
+def _members_dataverse(
+    ci: SegmentsMixin,
+    name: str,
+    *,
+    select: str | Sequence[str] | None,
+    top: int | None,
+    orderby: str | Sequence[str] | None,
+) -> pd.DataFrame:
+    """``segment_members`` over Dataverse, with v1 names in and out."""
+    from ci_toolkit.dataverse.tables import v1_to_logical
+
+    names = [v.strip() for v in select.split(",")] if isinstance(select, str) else select
+    logical = [v1_to_logical(n) for n in names] if names else None
+    order = [v.strip() for v in orderby.split(",")] if isinstance(orderby, str) else orderby
+    if not order:
+        frame = ci.dataverse.segment_members(name, select=logical, top=top)
+    else:
+        frame = ci.dataverse.segment_members(name, select=logical)
+        keys = [o.split()[0] for o in order]
+        ascending = [not (len(o.split()) > 1 and o.split()[1].lower() == "desc") for o in order]
+        missing = [k for k in keys if k not in frame.columns]
+        if missing:
+            raise ValueError(f"orderby: no column {missing[0]!r} in the members' profiles")
+        frame = frame.sort_values(keys, ascending=ascending, kind="stable").reset_index(drop=True)
+        if top is not None:
+            frame = frame.head(top)
+    if names:
+        frame = frame[[n for n in names if n in frame.columns]]
+    frame.attrs = {"source": "dataverse"}
+    return frame
+
+
+class SegmentsMixin(DataMixin, SourceMixin):
     """Segments: reads and mutations."""
 
     def _segment_list(self, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -393,6 +428,7 @@ class SegmentsMixin(DataMixin):
         top: int | None = None,
         orderby: str | Sequence[str] | None = None,
         progress: bool = True,
+        source: str | None = None,
     ) -> pd.DataFrame:
         """The ``Customer`` profiles that are members of a segment.
 
@@ -408,17 +444,23 @@ class SegmentsMixin(DataMixin):
             Sort order, e.g. ``"LastName"``.
         progress : bool
             Progress bar for multi-page pulls.
+        source : {"v1", "dataverse"}, optional
+            The read path; the connection's default (``ci.source``) when ``None``. Over
+            Dataverse, ``select`` and ``orderby`` still take the v1 names (members come in
+            ``CustomerId`` order unless ``orderby`` says otherwise).
 
         Returns
         -------
         pandas.DataFrame
-            Typed ``Customer`` rows, like :meth:`query`.
+            Typed ``Customer`` rows, like :meth:`query`; ``.attrs["source"]`` names the path.
 
         Examples
         --------
         >>> ci.segment_members("HighValue", select=["CustomerId"], top=50)  # doctest: +SKIP
         """
-        return self.query(
+        if self._pick(source) == "dataverse":
+            return _members_dataverse(self, name, select=select, top=top, orderby=orderby)
+        frame = self.query(
             "Customer",
             filter=is_member_of_segment(name),
             select=select,
@@ -426,6 +468,8 @@ class SegmentsMixin(DataMixin):
             orderby=orderby,
             progress=progress,
         )
+        frame.attrs["source"] = "v1"
+        return frame
 
     def segment_history(
         self, names: str | Sequence[str] | None = None, *, days: int = 90

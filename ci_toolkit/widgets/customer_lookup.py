@@ -30,6 +30,7 @@ __all__ = ["CustomerLookup"]
 logger = logging.getLogger(__name__)
 
 _RESULT_COLUMNS = ["FullName", "Email", "City", "Country", "LoyaltyTier", "CustomerId"]
+_SEARCH_COLUMNS = ["FullName", "Email"]
 _CARD_FIELDS = ["Email", "Phone", "City", "Country", "LoyaltyTier", "BirthDate", "CreatedOn"]
 
 
@@ -50,6 +51,10 @@ class CustomerLookup(CIWidget):
         The client.
     limit
         At most this many search results.
+    source
+        The read path, ``"v1"`` or ``"dataverse"``; the connection's default (``ci.source``)
+        when ``None``. Over Dataverse the search is ``contains`` on the full name and e-mail
+        columns, and the card shows the same fields under the same names.
 
     Attributes
     ----------
@@ -73,8 +78,11 @@ class CustomerLookup(CIWidget):
     >>> lookup.picker.value = lookup.picker.options[0][1]  # doctest: +SKIP
     """
 
-    def __init__(self, ci: CustomerInsights, *, limit: int = 20, **kwargs: Any) -> None:
+    def __init__(
+        self, ci: CustomerInsights, *, limit: int = 20, source: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(ci, **kwargs)
+        self.source = ci._pick(source)
         self.limit = limit
         self.results: pd.DataFrame | None = None
         self.customer: Customer360 | None = None
@@ -92,7 +100,9 @@ class CustomerLookup(CIWidget):
         self.card = widgets.HTML()
         self.chart = widgets.Output()
         self.children = [
-            widgets.HTML("<b>Customer lookup</b>"),
+            widgets.HTML(
+                f"<b>Customer lookup</b> <small>(read through {html.escape(self.source)})</small>"
+            ),
             widgets.HBox([self.search, self.buttons["search"]]),
             self.message,
             self.table,
@@ -108,7 +118,25 @@ class CustomerLookup(CIWidget):
             self.message.value = ""
             self.submit(self._search, term)
 
+    def _query_dataverse(self, term: str) -> pd.DataFrame:
+        from ci_toolkit.dataverse.tables import v1_to_logical
+
+        table = "msdynci_customerprofile"
+        columns = set(self.ci.dataverse.column_map(table))
+        searched = [c for c in map(v1_to_logical, _SEARCH_COLUMNS) if c in columns]
+        if not searched:
+            raise QueryError(
+                "the Dataverse profile table has none of the columns the lookup searches "
+                f"({', '.join(_SEARCH_COLUMNS)}); search it with ci.dataverse.query(...)."
+            )
+        where = or_(*(contains(c, term) for c in searched))
+        return self.ci.dataverse.query(
+            table, filter=where, top=self.limit, names="v1", progress=False
+        )
+
     def _query(self, term: str) -> pd.DataFrame:
+        if self.source == "dataverse":
+            return self._query_dataverse(term)
         try:
             return self.ci.query("Customer", search=term, top=self.limit, progress=False)
         except QueryError as exc:
@@ -148,7 +176,7 @@ class CustomerLookup(CIWidget):
         self.card.value = "Loading profile..."
         show_figure(self.chart, None)
         try:
-            customer = self.ci.customer(customer_id)
+            customer = self.ci.customer(customer_id, source=self.source)
         except Exception:
             self.card.value = ""
             raise

@@ -56,6 +56,11 @@ class SegmentExplorer(CIWidget):
         Days of size history to chart.
     poll_interval
         Seconds between polls of a running refresh job.
+    source
+        The path the members are read through, ``"v1"`` or ``"dataverse"``; the
+        connection's default (``ci.source``) when ``None``. The list, definitions and size
+        history exist only on v1: on a Dataverse-only connection, type a segment name in
+        :attr:`name` to see its members.
 
     Attributes
     ----------
@@ -73,6 +78,11 @@ class SegmentExplorer(CIWidget):
         Why the action buttons are disabled (role), when they are.
     progress : JobProgress
         The running refresh job's progress.
+    name : ipywidgets.Text
+        A segment name to show members of (Dataverse-only connections, where there is no
+        segment list).
+    path : ipywidgets.HTML
+        Which path the members come from.
 
     Example
     -------
@@ -82,9 +92,17 @@ class SegmentExplorer(CIWidget):
     """
 
     def __init__(
-        self, ci: CustomerInsights, *, sample: int = 10, days: int = 90, **kwargs: Any
+        self,
+        ci: CustomerInsights,
+        *,
+        sample: int = 10,
+        days: int = 90,
+        source: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(ci, **kwargs)
+        self.source = ci._pick(source)
+        self.has_v1 = "v1" in ci.sources
         self.sample = sample
         self.days = days
         self.segments: pd.DataFrame | None = None
@@ -110,10 +128,21 @@ class SegmentExplorer(CIWidget):
         self.details = widgets.HTML()
         self.chart = widgets.Output()
         self.members = widgets.HTML()
+        self.name = widgets.Text(
+            description="Segment", placeholder="Segment name", continuous_update=False
+        )
+        self.name.observe(self._named, names="value")
+        self.name.layout.display = None if not self.has_v1 else "none"
+        self.picker.layout.display = "none" if not self.has_v1 else None
+        self.path = widgets.HTML(
+            f"<small>Members read through <b>{html.escape(self.source)}</b></small>"
+        )
         self.children = [
             widgets.HTML("<b>Segments</b>"),
             self.table,
             self.picker,
+            self.name,
+            self.path,
             widgets.HBox(list(self.buttons.values())),
             self.reason,
             self.progress,
@@ -130,6 +159,13 @@ class SegmentExplorer(CIWidget):
         self.submit(self._load)
 
     def _load(self) -> None:
+        if not self.has_v1:
+            self.table.value = (
+                "Segment lists, definitions and size history come from the v1 API, which "
+                "this connection does not have; type a segment name to see its members "
+                "(read through Dataverse)."
+            )
+            return
         self.user_role = self.role()
         frame = self.ci.segments()
         self.segments = frame
@@ -161,6 +197,21 @@ class SegmentExplorer(CIWidget):
         if change["new"] is not None:
             self.submit(self._show, str(change["new"]))
 
+    def _named(self, change: dict[str, Any]) -> None:
+        name = str(change["new"] or "").strip()
+        self.message.value = ""
+        if name:
+            self.submit(self._show_members, name)
+
+    def _show_members(self, name: str) -> None:
+        members = self.ci.segment_members(name, top=self.sample, progress=False, source=self.source)
+        first = [c for c in _MEMBER_COLUMNS if c in members.columns]
+        members = members[first + [c for c in members.columns if c not in first]]
+        self.members.value = (
+            f"<b>Members (first {self.sample}, read through {html.escape(self.source)})</b>"
+            + frame_html(members, max_rows=self.sample, max_cols=8, empty="No members.")
+        )
+
     def _clear(self) -> None:
         self.details.value = ""
         self.members.value = ""
@@ -189,12 +240,7 @@ class SegmentExplorer(CIWidget):
             history = self.ci.segment_history(name, days=self.days)
             title = f"{meta.get('friendlyName') or name}: size over {self.days} days"
             show_figure(self.chart, plots.segment_history_plot(history, title=title))
-            members = self.ci.segment_members(name, top=self.sample, progress=False)
-            first = [c for c in _MEMBER_COLUMNS if c in members.columns]
-            members = members[first + [c for c in members.columns if c not in first]]
-            self.members.value = f"<b>Members (first {self.sample})</b>" + frame_html(
-                members, max_rows=self.sample, max_cols=8, empty="No members."
-            )
+            self._show_members(name)
         except Exception:
             self._clear()
             raise

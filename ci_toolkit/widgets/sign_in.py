@@ -1,7 +1,10 @@
 """``SignInPanel``: who is signed in, to which instance, the device code while pending, sign-out.
 
 The panel asks the service who the identity is (``my_role``) and which instance it works on
-(``instance``) on its worker thread. If that request needs a sign-in (first use, or after
+(``instance``) on its worker thread, and, when the connection has the Dataverse path, who
+Dataverse says is signed in (``WhoAmI``). It shows both resources and which path reads use by
+default (``ci.source``); a path that is not configured is shown as such and never asked.
+If that request needs a sign-in (first use, or after
 *Sign out*), the connection's device code prompt is this panel's
 :class:`~ci_toolkit.widgets.DeviceCodePrompt`: the link, the code and a live countdown appear
 inside the panel until the sign-in completes, while the kernel stays free.
@@ -74,7 +77,10 @@ class SignInPanel(CIWidget):
         ``sign_out``, ``sign_in`` and ``check``.
     identity : dict[str, str]
         ``principalId``, ``principalType``, ``role``, ``instanceId``, ``instanceName``,
-        ``instanceType`` after a successful check; empty when signed out.
+        ``instanceType`` (v1) and ``dataverseUrl``, ``dataverseUserId`` (Dataverse) after a
+        successful check, for the configured paths; empty when signed out.
+    resources : ipywidgets.HTML
+        One line per resource (v1 API, Dataverse) and the active path.
 
     Example
     -------
@@ -88,6 +94,7 @@ class SignInPanel(CIWidget):
         self.pending = False
         self.identity: dict[str, str] = {}
         self.status = widgets.HTML("Checking who is signed in...")
+        self.resources = widgets.HTML(self._resources_html())
         self.prompt = DeviceCodePrompt(display=False)
         self.prompt.widget.layout.display = "none"
         self.buttons = {
@@ -101,6 +108,7 @@ class SignInPanel(CIWidget):
         self.children = [
             widgets.HTML("<b>Customer Insights</b>"),
             self.status,
+            self.resources,
             self.prompt.widget,
             widgets.HBox(list(self.buttons.values())),
             self.message,
@@ -117,27 +125,62 @@ class SignInPanel(CIWidget):
         self.buttons["sign_in"].disabled = True
         self.submit(self._check)
 
+    def _resources_html(self) -> str:
+        sources = getattr(self.ci, "sources", ("v1",))
+        active = getattr(self.ci, "source", "v1")
+        rows = []
+        for path, label in (("v1", "Customer Insights v1 API"), ("dataverse", "Dataverse")):
+            if path not in sources:
+                state = "<span style='color:#757575'>not configured</span>"
+            elif path == "v1":
+                state = html.escape(self.ci.session.base_url)
+            else:
+                state = html.escape(self.ci.dataverse.url)
+            mark = " · <b>active path</b>" if path == active else ""
+            rows.append(f"<li>{label}: {state}{mark}</li>")
+        return f"<ul style='margin:0'>{''.join(rows)}</ul>"
+
     def _check(self) -> None:
         self.message.value = ""
-        role = self.ci.my_role()
-        instance = self.ci.instance()
-        self.identity = {
-            "principalId": str(role.get("principalId") or ""),
-            "principalType": str(role.get("principalType") or ""),
-            "role": str(role.get("role") or ""),
-            "instanceId": str(instance.get("instanceId") or self.ci.instance_id),
-            "instanceName": str(instance.get("name") or ""),
-            "instanceType": str(instance.get("instanceType") or ""),
-        }
-        who = html.escape(f"{self.identity['principalType']} {self.identity['principalId']}")
-        where = html.escape(
-            f"{self.identity['instanceName']} ({self.identity['instanceType']}, "
-            f"{self.identity['instanceId']})"
-        )
-        self.status.value = (
-            f"<span style='color:#2e7d32'>&#9679;</span> Signed in as {who} · role "
-            f"<b>{html.escape(self.identity['role'] or 'none')}</b> · instance {where}"
-        )
+        sources = getattr(self.ci, "sources", ("v1",))
+        identity: dict[str, str] = {}
+        parts: list[str] = []
+        if "v1" in sources:
+            role = self.ci.my_role()
+            instance = self.ci.instance()
+            identity.update(
+                {
+                    "principalId": str(role.get("principalId") or ""),
+                    "principalType": str(role.get("principalType") or ""),
+                    "role": str(role.get("role") or ""),
+                    "instanceId": str(instance.get("instanceId") or self.ci.instance_id),
+                    "instanceName": str(instance.get("name") or ""),
+                    "instanceType": str(instance.get("instanceType") or ""),
+                }
+            )
+            who = html.escape(f"{identity['principalType']} {identity['principalId']}")
+            where = html.escape(
+                f"{identity['instanceName']} ({identity['instanceType']}, {identity['instanceId']})"
+            )
+            parts.append(
+                f"Signed in as {who} · role <b>{html.escape(identity['role'] or 'none')}</b> "
+                f"· instance {where}"
+            )
+        if "dataverse" in sources:
+            me = self.ci.dataverse.whoami()
+            identity.update(
+                {
+                    "dataverseUrl": self.ci.dataverse.url,
+                    "dataverseUserId": me.get("UserId", ""),
+                }
+            )
+            parts.append(
+                f"Dataverse user {html.escape(identity['dataverseUserId'])} "
+                f"at {html.escape(identity['dataverseUrl'])}"
+            )
+        self.identity = identity
+        self.resources.value = self._resources_html()
+        self.status.value = "<span style='color:#2e7d32'>&#9679;</span> " + " · ".join(parts)
         if self.prompt.outcome == "success":
             self.prompt.widget.layout.display = "none"
         self.buttons["sign_out"].disabled = False
