@@ -55,6 +55,7 @@ from ci_toolkit.exceptions import (
     PermissionDeniedError,
     hint_for,
 )
+from ci_toolkit.resources.query import check_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -153,19 +154,6 @@ def _check_orderby(value: str | Sequence[str] | None) -> str | None:
                 f"orderby: expected 'msdynci_column' or 'msdynci_column desc', got {item!r}"
             )
     return ",".join(items)
-
-
-def _check_int(value: int | None, option: str, minimum: int, maximum: int | None = None) -> None:
-    if value is None:
-        return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        upper = f" and <= {maximum}" if maximum is not None else ""
-        raise ValueError(f"{option} must be an integer >= {minimum}{upper}, got {value!r}")
 
 
 class Dataverse:
@@ -519,8 +507,8 @@ class Dataverse:
         meta = self._metadata(table)
         selected = _check_names(select, "select", meta)
         order = _check_orderby(orderby)
-        _check_int(top, "top", 0)
-        _check_int(page_size, "page_size", 1, _defaults.DATAVERSE_MAX_PAGE_SIZE)
+        check_int(top, "top", 0)
+        check_int(page_size, "page_size", 1, _defaults.DATAVERSE_MAX_PAGE_SIZE)
         if names not in ("dataverse", "v1"):
             raise ValueError(f"names must be 'dataverse' or 'v1', not {names!r}")
         params: dict[str, Any] = {}
@@ -807,7 +795,7 @@ class Dataverse:
         --------
         >>> ci.dataverse.segment_members("HighValue", top=10)  # doctest: +SKIP
         """
-        _check_int(top, "top", 0)
+        check_int(top, "top", 0)
         ids = sorted(self.segment_member_ids(name))
         if top is not None:
             ids = ids[:top]

@@ -59,8 +59,8 @@ def _orderby(value: str | Sequence[str] | None) -> str | None:
     return ",".join(items)
 
 
-def check_int(value: int | None, option: str, minimum: int) -> None:
-    """Refuse anything but an integer of at least ``minimum`` (``None`` passes).
+def check_int(value: int | None, option: str, minimum: int, maximum: int | None = None) -> None:
+    """Refuse anything but an integer from ``minimum`` to ``maximum`` (``None`` passes).
 
     Example
     -------
@@ -71,8 +71,14 @@ def check_int(value: int | None, option: str, minimum: int) -> None:
     """
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{option} must be an integer >= {minimum}, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        upper = f" and <= {maximum}" if maximum is not None else ""
+        raise ValueError(f"{option} must be an integer >= {minimum}{upper}, got {value!r}")
 
 
 @dataclass(frozen=True)
