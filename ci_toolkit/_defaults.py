@@ -11,6 +11,11 @@ __all__ = [
     "BACKOFF_INITIAL",
     "BACKOFF_JITTER",
     "BACKOFF_MAX",
+    "BULK_BATCH_PARTITION_ROWS",
+    "BULK_MAX_CONCURRENCY",
+    "BULK_MAX_LINK_RESUMES",
+    "BULK_MAX_REFETCHES",
+    "BULK_PARTITION_ROWS",
     "CONFIG_FILE_NAME",
     "CONNECT_TIMEOUT",
     "DATAVERSE_API_PATH",
@@ -23,10 +28,15 @@ __all__ = [
     "DELEGATED_SCOPE",
     "DEVICE_CODE_POLL_STEP",
     "ENV_VARS",
+    "JOB_MAX_FAILED_POLLS",
+    "JOB_RECENT_JOBS",
+    "JOB_UNSURE_STATUSES",
     "MAX_CONNECTIONS",
     "MAX_RETRY_AFTER",
     "MAX_RETRY_ATTEMPTS",
     "MAX_RETRY_ELAPSED",
+    "MAX_THROTTLED_ATTEMPTS",
+    "MAX_URL_LENGTH",
     "PAGE_SIZE",
     "POOL_TIMEOUT",
     "READ_TIMEOUT",
@@ -36,6 +46,7 @@ __all__ = [
     "SERVICE_SCOPE",
     "SUBSCRIPTION_KEY_HEADER",
     "TOKEN_CACHE_PREFIX",
+    "TOKEN_REFRESH_MARGIN",
     "USER_AGENT",
     "WRITE_TIMEOUT",
 ]
@@ -97,6 +108,9 @@ READ_TIMEOUT = 60.0
 WRITE_TIMEOUT = 60.0
 POOL_TIMEOUT = 10.0
 MAX_CONNECTIONS = 10
+MAX_URL_LENGTH = 8_192
+"""Longest request URL sent: the service's limit is not documented; 8 KiB is the limit of
+common Azure front ends (Front Door, and IIS-style defaults are lower still)."""
 
 # --- retries -----------------------------------------------------------------------------------
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -111,11 +125,35 @@ BACKOFF_MAX = 16.0
 BACKOFF_JITTER = 0.5
 MAX_RETRY_AFTER = 60.0
 """A ``Retry-After`` longer than this is not waited for: the ``ThrottledError`` is raised."""
+MAX_THROTTLED_ATTEMPTS = 12
+"""Attempts of one request of a parallel pull answered with a throttle (429/502/503/504)."""
 
 # --- sign-in -----------------------------------------------------------------------------------
 DEVICE_CODE_POLL_STEP = 0.5
 """Seconds between status updates of the device code prompt while waiting."""
+TOKEN_REFRESH_MARGIN = 300.0
+"""Refresh a token this many seconds before it expires (or at half its life if shorter)."""
+
+# --- jobs --------------------------------------------------------------------------------------
+JOB_MAX_FAILED_POLLS = 3
+"""Polls in a row ``JobHandle.wait`` lets fail (after their retries) before it gives up."""
+JOB_RECENT_JOBS = 50
+"""Recent jobs listed to tell a job this client submitted from the ones before it."""
+JOB_UNSURE_STATUSES = frozenset({502, 503, 504})
+"""Statuses after which a job submission may or may not have created the job."""
 
 # --- data --------------------------------------------------------------------------------------
 PAGE_SIZE = 100
 """Objects per response the service returns by default."""
+
+# --- bulk pulls --------------------------------------------------------------------------------
+BULK_MAX_CONCURRENCY = 10
+"""Requests in flight at most (the connection pool holds ``MAX_CONNECTIONS``)."""
+BULK_PARTITION_ROWS = 5_000
+"""Rows per key range of a parallel pull."""
+BULK_BATCH_PARTITION_ROWS = 5_000
+"""Rows per key range when streaming (``iter_batches``, ``to_parquet``): at most this many."""
+BULK_MAX_LINK_RESUMES = 3
+"""Times a partition continues after its last key when its nextLink is refused."""
+BULK_MAX_REFETCHES = 2
+"""Times a partition with the wrong number of rows is fetched again."""

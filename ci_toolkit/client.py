@@ -18,10 +18,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ci_toolkit.dataverse.paths import SourceMixin
+from ci_toolkit.exceptions import JobTimeoutError
 from ci_toolkit.resources.customers import Customer360, CustomersMixin
+from ci_toolkit.resources.data import DataMixin
+from ci_toolkit.resources.entities import EntitiesMixin
 from ci_toolkit.resources.exports import ExportsMixin
 from ci_toolkit.resources.instances import InstancesMixin
-from ci_toolkit.resources.jobs import JobHandle, JobTimeoutError
+from ci_toolkit.resources.jobs import JobHandle, JobsMixin
 from ci_toolkit.resources.measures import MeasuresMixin
 from ci_toolkit.resources.rbac import RbacMixin
 from ci_toolkit.resources.segments import SegmentsMixin, segment_definition
@@ -36,13 +39,16 @@ logger = logging.getLogger(__name__)
 
 
 class CustomerInsights(
-    InstancesMixin,
-    CustomersMixin,
-    SegmentsMixin,
-    MeasuresMixin,
-    ExportsMixin,
-    RbacMixin,
-    SourceMixin,
+    InstancesMixin,  # resources/instances.py: instances, use_instance
+    CustomersMixin,  # resources/customers.py: customer, Customer360
+    SegmentsMixin,  # resources/segments.py: segments, members, create/update/delete
+    DataMixin,  # resources/data.py: query, iter_pages, iter_batches, to_parquet
+    EntitiesMixin,  # resources/entities.py: entities, attributes, profiles
+    MeasuresMixin,  # resources/measures.py: measures
+    ExportsMixin,  # resources/exports.py: exports and export runs
+    JobsMixin,  # resources/jobs.py: refresh jobs, schedules, JobHandle
+    RbacMixin,  # resources/rbac.py: role assignments
+    SourceMixin,  # dataverse/paths.py: the read path (v1 or Dataverse), ci.dataverse
 ):
     """A connection to one Customer Insights instance; every read returns pandas objects.
 

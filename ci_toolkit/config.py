@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,6 +261,12 @@ def _read_config_file(path: Path) -> dict[str, str]:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"Cannot read the config file {path}: it is not UTF-8 text (byte "
+            f"0x{exc.object[exc.start]:02x} at position {exc.start}). Save it as UTF-8 (or "
+            "remove it)."
+        ) from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigurationError(
             f"Cannot read the config file {path}: {exc}. Fix or remove the file."
@@ -276,6 +283,29 @@ def _read_config_file(path: Path) -> dict[str, str]:
             raise ConfigurationError(f"Setting {name} in {path} must be a string.")
         values[name] = value
     return values
+
+
+_CHARACTER_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"}
+
+
+def _check_characters(values: Mapping[str, str]) -> None:
+    """Refuse a setting holding a control character (a key pasted with a line break).
+
+    Such a value can never be sent (HTTP headers refuse it) and would make every call fail
+    as "unreachable"; the message names the setting and the position, never the value.
+    Secrets and ids may not hold spaces either.
+    """
+    for name, value in values.items():
+        for position, char in enumerate(value, start=1):
+            bad = unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") or (
+                char.isspace() and name not in ("ca_file",)
+            )
+            if bad:
+                what = _CHARACTER_NAMES.get(char, f"the character U+{ord(char):04X}")
+                raise ConfigurationError(
+                    f"Setting {name} ({_defaults.ENV_VARS[name]}) holds {what} at position "
+                    f"{position}: copy the value again without it (the value is not shown)."
+                )
 
 
 def _check_https(name: str, url: str) -> str:
@@ -355,6 +385,7 @@ def resolve_settings(
 
     if not set(values) - _NEUTRAL:
         return None
+    _check_characters(values)
 
     authority = values.get("authority")
     tenant_id = values.get("tenant_id")

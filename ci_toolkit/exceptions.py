@@ -14,6 +14,8 @@ Hierarchy::
     │   └── SignInDeclinedError           authorization_declined
     ├── ServiceUnreachableError           connection errors and timeouts
     │   └── PullInterruptedError          a pull lost the service; keeps the rows read
+    ├── JobTimeoutError                   JobHandle.wait() gave up; the job keeps running
+    │                                     (also a TimeoutError)
     └── ApiStatusError                    the service answered with an error status
         ├── BadRequestError               400
         │   └── QueryError                400 with an ODataError body
@@ -62,6 +64,7 @@ __all__ = [
     "DeviceCodeExpiredError",
     "InvalidClientSecretError",
     "InvalidScopeError",
+    "JobTimeoutError",
     "NotFoundError",
     "PermissionDeniedError",
     "PullInterruptedError",
@@ -75,7 +78,10 @@ __all__ = [
     "UnknownTenantError",
     "exception_class_for_status",
     "hint_for",
+    "is_certificate_failure",
+    "renderings",
     "scrub",
+    "unreachable_hint",
 ]
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*")
@@ -109,10 +115,84 @@ def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
     """
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, _REDACTED)
+            for form in renderings(secret):
+                text = text.replace(form, _REDACTED)
     text = _JWT.sub(_REDACTED, text)
     text = _BEARER.sub(lambda m: m.group(1) + _REDACTED, text)
     return _SECRET_FIELDS.sub(lambda m: m.group(1) + _REDACTED, text)
+
+
+def renderings(secret: str) -> list[str]:
+    """Every form a secret takes in text: as is, escaped (``repr``, JSON), URL-encoded.
+
+    A key pasted with a newline reaches a message as ``k3y\\nvalue`` (escaped), never as
+    the raw value; each form is scrubbed.
+
+    Example
+    -------
+    >>> renderings("k3y/1")
+    ['k3y/1', 'k3y%2F1']
+    """
+    import json
+    from urllib.parse import quote, quote_plus
+
+    forms = [
+        secret,
+        repr(secret)[1:-1],
+        ascii(secret)[1:-1],
+        secret.encode("unicode_escape").decode("ascii"),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret),
+    ]
+    return list(dict.fromkeys(f for f in forms if f))
+
+
+def is_certificate_failure(exc: BaseException) -> bool:
+    """True when a transport error comes from TLS certificate verification (never retried).
+
+    Example
+    -------
+    >>> import httpx
+    >>> is_certificate_failure(httpx.ConnectError("refused"))
+    False
+    """
+    import ssl
+
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+            seen
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def unreachable_hint(exc: BaseException) -> str:
+    """What to check after a transport error (empty when there is nothing specific).
+
+    Example
+    -------
+    >>> import httpx
+    >>> unreachable_hint(httpx.ReadTimeout("slow"))
+    ' The service did not answer in time; try again later.'
+    """
+    import httpx
+
+    if is_certificate_failure(exc):
+        return (
+            " The server's TLS certificate is not trusted: for a private CA (such as a "
+            "separately run emulator's) set ca_file (CI_CA_FILE) to its PEM bundle."
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return " The service did not answer in time; try again later."
+    if isinstance(exc, httpx.ConnectError):
+        return " Check the URL (CI_BASE_URL / CI_AUTHORITY) and your network or proxy."
+    return ""
 
 
 class CustomerInsightsError(Exception):
@@ -305,6 +385,37 @@ class PullInterruptedError(ServiceUnreachableError):
         """The ``@odata.nextLink`` to continue from, for a pull that follows links."""
         link = self.resume.get("next_link")
         return None if link is None else str(link)
+
+
+class JobTimeoutError(CustomerInsightsError, TimeoutError):
+    """``JobHandle.wait()`` gave up before the job finished (the job keeps running).
+
+    Also a ``TimeoutError``. ``status`` is ``None``: no HTTP status is involved.
+
+    Parameters
+    ----------
+    job_id : str
+        The job.
+    job_status : str
+        Its last known status (``"running"``...).
+    timeout : float
+        The seconds waited.
+
+    Example
+    -------
+    >>> str(JobTimeoutError("j1", "running", 5))
+    "job j1 is still 'running' after 5 s; it keeps running on the service: call wait() again, \
+or cancel() it"
+    """
+
+    def __init__(self, job_id: str, job_status: str, timeout: float) -> None:
+        self.job_id = job_id
+        self.job_status = job_status
+        self.timeout = timeout
+        super().__init__(
+            f"job {job_id} is still {job_status!r} after {timeout:g} s; it keeps running on "
+            "the service: call wait() again, or cancel() it"
+        )
 
 
 class ApiStatusError(CustomerInsightsError):

@@ -40,6 +40,7 @@ __all__ = [
     "convert",
     "entity_frame",
     "get_path",
+    "infer_kind",
     "record_series",
     "records_frame",
 ]
@@ -397,20 +398,24 @@ def entity_frame(
     data: dict[str, pd.Series] = {}
     for name in names:
         values = [row.get(name) for row in records]
-        if name in types:
-            kind = cdm_kind(types[name])
-        elif any(isinstance(v, dict | list) for v in values):
-            kind = "object"
-        else:
-            kind = _infer_kind(values)
+        kind = cdm_kind(types[name]) if name in types else infer_kind(values)
         data[name] = convert(values, kind)
     return pd.DataFrame(data, columns=names).reset_index(drop=True)
 
 
-def _infer_kind(values: Sequence[Any]) -> Kind:
+def infer_kind(values: Sequence[Any]) -> Kind:
+    """The kind of a column the metadata does not type, from its values.
+
+    Example
+    -------
+    >>> infer_kind([1, None, 2]), infer_kind([1, 2.5]), infer_kind([{"a": 1}]), infer_kind([])
+    ('int', 'float', 'object', 'str')
+    """
     present = [v for v in values if v is not None]
     if not present:
         return "str"
+    if any(isinstance(v, dict | list) for v in present):
+        return "object"
     if all(isinstance(v, bool) for v in present):
         return "bool"
     if all(isinstance(v, int) and not isinstance(v, bool) for v in present):

@@ -16,10 +16,12 @@ False
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,34 @@ def _make_private_file(path: Path) -> None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if sys.platform != "win32" and mode & 0o077:
         raise PermissionError(f"cannot restrict {path} to its owner (mode {mode:o})")
+
+
+def _set_aside_if_unreadable(persistence: Any, path: Path) -> None:
+    """Move a cache file that is not MSAL's JSON (truncated, corrupt) aside, with a warning.
+
+    MSAL would fail on it at every sign-in with a bare ``JSONDecodeError``; the tokens in it
+    cannot be read anyway, so the user signs in again and the bad file is kept (as
+    ``<name>.unreadable-<time>``, private) for inspection, never silently deleted.
+    """
+    try:
+        text = persistence.load()
+        content = json.loads(text) if text and text.strip() else {}
+        if isinstance(content, dict):
+            return
+        problem = f"it holds a JSON {type(content).__name__}, not MSAL's token cache"
+    except FileNotFoundError:
+        return
+    except Exception as exc:  # not JSON, not text, or not decryptable: all unreadable
+        problem = f"{type(exc).__name__}: {exc}"
+    aside = path.with_name(f"{path.name}.unreadable-{time.strftime('%Y%m%dT%H%M%S')}")
+    os.replace(path, aside)
+    _make_private_file(path)
+    warnings.warn(
+        f"ci-toolkit: the token cache {path} could not be read ({problem}); it is kept as "
+        f"{aside.name} and a new cache is started, so you sign in again once.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 class TokenCacheStore:
@@ -126,6 +156,7 @@ class TokenCacheStore:
                 if sys.platform == "win32"
                 else FilePersistence(str(path))
             )
+            _set_aside_if_unreadable(persistence, path)
             cache = PersistedTokenCache(persistence)
         except Exception as exc:  # any failure to persist securely -> memory, announced
             warnings.warn(

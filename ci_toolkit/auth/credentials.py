@@ -44,8 +44,8 @@ from ci_toolkit.exceptions import (
     SignInError,
     UnknownTenantError,
     scrub,
+    unreachable_hint,
 )
-from ci_toolkit.http.errors import unreachable_hint
 
 __all__ = [
     "ClientSecretCredential",
@@ -66,8 +66,6 @@ _MICROSOFT_HOSTS = frozenset(
         "login.windows.net",
     }
 )
-_REFRESH_MARGIN = 300.0
-"""Refresh a token this many seconds before it expires (or at half its life if shorter)."""
 
 
 def _resource_of(scope: str) -> str:
@@ -150,7 +148,7 @@ class ScopedTokenSource:
                 raise credential._error(result, self.scopes)
             lifetime = float(result.get("expires_in") or 3600)
             self._token = str(result["access_token"])
-            self._refresh_at = now + lifetime - min(_REFRESH_MARGIN, lifetime / 2)
+            self._refresh_at = now + lifetime - min(_defaults.TOKEN_REFRESH_MARGIN, lifetime / 2)
             self.acquisitions += 1
             logger.debug(
                 "Access token for %s from %s, valid %.0f s",

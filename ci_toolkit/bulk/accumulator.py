@@ -24,7 +24,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ci_toolkit.frames import Kind, cdm_kind, convert
+from ci_toolkit.frames import Kind, cdm_kind, convert, infer_kind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,21 +106,6 @@ def column_names(
     return names
 
 
-def _infer_kind(values: Sequence[Any]) -> Kind:
-    present = [v for v in values if v is not None]
-    if not present:
-        return "str"
-    if any(isinstance(v, dict | list) for v in present):
-        return "object"
-    if all(isinstance(v, bool) for v in present):
-        return "bool"
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-        return "int"
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-        return "float"
-    return "str"
-
-
 def _text(values: list[Any]) -> pd.Series | None:
     """A ``string`` Series straight from Arrow when every value is text or missing.
 
@@ -178,7 +163,7 @@ def typed_frame(columns: Mapping[str, list[Any]], types: Mapping[str, str]) -> p
 
     data: dict[str, pd.Series] = {}
     for name, values in columns.items():
-        kind = cdm_kind(types[name]) if name in types else _infer_kind(values)
+        kind = cdm_kind(types[name]) if name in types else infer_kind(values)
         fast = _text(values) if kind == "str" else _utc(values) if kind == "datetime" else None
         data[name] = fast if fast is not None else convert(values, kind)
     return pd.DataFrame(data, columns=list(columns)).reset_index(drop=True)
@@ -293,7 +278,7 @@ def _typed_chunk(
                 chunk.arrow[name] = (kind, cast)
                 continue
         values = [row.get(name) for row in rows]
-        kind = cdm_kind(types[name]) if name in types else _infer_kind(values)
+        kind = cdm_kind(types[name]) if name in types else infer_kind(values)
         chunk.other[name] = convert(values, kind)
     return chunk
 

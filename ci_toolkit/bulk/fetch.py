@@ -1,18 +1,21 @@
 """One page request of a bulk pull, as run in a worker thread.
 
-The worker sends the request on the connection's shared ``httpx.Client`` (thread-safe;
-its auth refreshes the token and re-sends once on a 401), decodes the JSON (with orjson)
-and converts the rows to typed columns right away, so the raw list
-of dicts lives only as long as one page. Throttling and transport failures are not retried
-here: they come back as an :class:`Outcome` for the scheduler, which adapts the
-concurrency, honours ``Retry-After`` and sends the request again.
+The worker asks the connection's :class:`~ci_toolkit.http.session.ApiSession` to send one
+attempt (its origin check, credentials and logging; the token is refreshed and the request
+re-sent once on a 401) and decodes the JSON with orjson. The rows go back to the scheduler,
+which types them (:mod:`ci_toolkit.bulk.accumulator`) after starting the requests that
+became due. Throttling and transport failures are not retried here: they come back as an
+:class:`Outcome` for the scheduler, which adapts the concurrency and sends the request again
+per the session's :class:`~ci_toolkit.http.retry.RetryPolicy`; a ``Retry-After`` longer than
+the policy waits for raises the status's error at once, as on every other request.
 
 Example
 -------
 >>> import httpx
->>> client = httpx.Client(transport=httpx.MockTransport(
-...     lambda r: httpx.Response(429, headers={"Retry-After": "2"})))
->>> fetch_page(client, "https://x/data/T", None, convert=len).retry_after
+>>> from ci_toolkit.http.session import ApiSession
+>>> session = ApiSession(httpx.Client(base_url="https://x/v1/", transport=httpx.MockTransport(
+...     lambda r: httpx.Response(429, headers={"Retry-After": "2"}))))
+>>> fetch_page(session, "data/T", None).retry_after
 2.0
 """
 
@@ -20,22 +23,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 
-from ci_toolkit.exceptions import ApiStatusError
-from ci_toolkit.http.errors import error_from_response, is_certificate_failure, retry_after_of
+from ci_toolkit.exceptions import ApiStatusError, is_certificate_failure
+from ci_toolkit.http.errors import error_from_response, retry_after_of
+from ci_toolkit.http.retry import RetryPolicy
 
-__all__ = ["THROTTLE_STATUSES", "Outcome", "fetch_page", "loads"]
+if TYPE_CHECKING:
+    from ci_toolkit.http.session import ApiSession
+
+__all__ = ["Outcome", "fetch_page", "loads"]
 
 logger = logging.getLogger(__name__)
-
-THROTTLE_STATUSES = frozenset({429, 502, 503, 504})
-"""Statuses that mean "later": the request is sent again after a pause."""
 
 
 def loads(data: bytes) -> Any:
@@ -55,10 +59,8 @@ class Outcome:
 
     Attributes
     ----------
-    value : Any
-        ``convert(rows)`` on success (``None`` otherwise).
-    rows : int
-        Rows in the page.
+    value : list[dict[str, Any]]
+        The page's rows (empty unless the page arrived).
     next_link : str or None
         The page's ``@odata.nextLink``.
     count : int or None
@@ -71,8 +73,6 @@ class Outcome:
         Set on a throttle (429/503...): the ``Retry-After`` seconds (0.0 when absent).
     transport_error : BaseException or None
         Set when the connection failed.
-    first_key : Any
-        The key of the page's first row.
     context : str or None
         The page's ``@odata.context``.
     status : int or None
@@ -80,21 +80,24 @@ class Outcome:
 
     Examples
     --------
-    >>> Outcome(value=None, rows=0).ok
+    >>> Outcome(value=[]).ok
     True
     """
 
-    value: Any
-    rows: int
+    value: list[dict[str, Any]]
     next_link: str | None = None
     count: int | None = None
     last_key: Any = None
     latency: float = 0.0
     retry_after: float | None = None
     transport_error: BaseException | None = None
-    first_key: Any = None
     context: str | None = None
     status: int | None = None
+
+    @property
+    def rows(self) -> int:
+        """Rows in the page."""
+        return len(self.value)
 
     @property
     def ok(self) -> bool:
@@ -103,67 +106,68 @@ class Outcome:
 
 
 def fetch_page(
-    client: httpx.Client,
+    session: ApiSession,
     url: str,
     params: Mapping[str, Any] | None,
     *,
-    convert: Callable[[list[dict[str, Any]]], Any],
     key: str | None = None,
-    secrets: Sequence[str] = (),
+    policy: RetryPolicy | None = None,
 ) -> Outcome:
-    """Send one page request and convert its rows; throttles and drops become outcomes.
+    """Send one page request; throttles and drops become outcomes, other errors raise.
 
     Parameters
     ----------
-    client : httpx.Client
-        The connection's client (base URL, credentials, TLS).
+    session : ApiSession
+        The connection's session (base URL, credentials, TLS, origin check).
     url : str
-        A path relative to the base URL, or an ``@odata.nextLink``.
+        A path relative to the base URL, or an ``@odata.nextLink`` on the API's origin.
     params : Mapping[str, Any] or None
         Query options (``None`` for a nextLink, which carries them).
-    convert : Callable[[list[dict[str, Any]]], Any]
-        Turns the page's rows into what the scheduler keeps (typed columns).
     key : str or None
-        The key attribute, to report the page's first and last keys.
-    secrets : Sequence[str]
-        Secret values scrubbed from error messages.
+        The key attribute, to report the page's last key.
+    policy : RetryPolicy or None
+        Decides which ``Retry-After`` is waited for (the session's policy when ``None``).
 
     Returns
     -------
     Outcome
-        The converted page, or why it should be sent again.
+        The page, or why it should be sent again.
 
     Raises
     ------
     ci_toolkit.exceptions.ApiStatusError
-        For an error status that a retry cannot fix (400, 403, 404, a 401 after refresh).
+        For an error status that a retry cannot fix (400, 403, 404, a 401 after refresh),
+        and for a throttle whose ``Retry-After`` is longer than the policy waits for
+        (``ThrottledError`` with ``retry_after``).
+    ci_toolkit.exceptions.CustomerInsightsError
+        ``url`` is on another origin (nothing is sent).
 
     Examples
     --------
+    >>> from ci_toolkit.http.session import ApiSession
     >>> body = {"value": [{"Id": "a"}], "@odata.count": 1}
-    >>> client = httpx.Client(transport=httpx.MockTransport(
-    ...     lambda r: httpx.Response(200, json=body)))
-    >>> out = fetch_page(client, "https://x/data/T", {}, convert=len, key="Id")
-    >>> out.value, out.count, out.last_key
+    >>> session = ApiSession(httpx.Client(base_url="https://x/v1/",
+    ...     transport=httpx.MockTransport(lambda r: httpx.Response(200, json=body))))
+    >>> out = fetch_page(session, "data/T", {}, key="Id")
+    >>> out.rows, out.count, out.last_key
     (1, 1, 'a')
     """
+    policy = policy or session.retry_policy
     started = time.perf_counter()
     try:
-        response = client.get(url, params=params)
+        response = session.send("GET", url, params=params)
     except httpx.TransportError as exc:
         if is_certificate_failure(exc):
             raise
-        logger.debug("GET %s failed: %s", httpx.URL(url).path, type(exc).__name__)
-        return Outcome(None, 0, latency=time.perf_counter() - started, transport_error=exc)
+        return Outcome([], latency=time.perf_counter() - started, transport_error=exc)
     latency = time.perf_counter() - started
-    if response.status_code in THROTTLE_STATUSES:
+    if response.status_code in policy.statuses:
         wait = retry_after_of(response)
-        logger.debug("GET %s -> %d (Retry-After %s)", response.url.path, response.status_code, wait)
-        return Outcome(
-            None, 0, latency=latency, retry_after=wait or 0.0, status=response.status_code
-        )
+        if not policy.honours(wait):
+            raise error_from_response(response, secrets=session.secrets)
+        return Outcome([], latency=latency, retry_after=wait or 0.0, status=response.status_code)
     if response.is_error:
-        raise error_from_response(response, secrets=secrets)
+        raise error_from_response(response, secrets=session.secrets)
     try:
         body = loads(response.content)
     except ValueError:
@@ -172,15 +176,11 @@ def fetch_page(
         ) from None
     rows: list[dict[str, Any]] = body.get("value") or []
     count = body.get("@odata.count")
-    first = rows[0].get(key) if key and rows else None
-    last = rows[-1].get(key) if key and rows else None
     return Outcome(
-        value=convert(rows),
-        rows=len(rows),
+        rows,
         next_link=body.get("@odata.nextLink"),
         count=None if count is None else int(count),
-        last_key=last,
+        last_key=rows[-1].get(key) if key and rows else None,
         latency=latency,
-        first_key=first,
         context=body.get("@odata.context"),
     )

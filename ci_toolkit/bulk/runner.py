@@ -1,8 +1,10 @@
 """The scheduler of a bulk pull: plan key ranges, fetch pages concurrently, emit in key order.
 
-Threads, not asyncio: a ``ThreadPoolExecutor`` sends page requests on the connection's
-shared ``httpx.Client`` while the calling thread schedules, so a pull works the same in a
-script and in a Jupyter cell whose event loop is already running.
+Threads, not asyncio: a ``ThreadPoolExecutor`` sends page requests through the connection's
+:class:`~ci_toolkit.http.session.ApiSession` (one attempt each: its origin check, credentials
+and logging) while the calling thread schedules, so a pull works the same in a script and in
+a Jupyter cell whose event loop is already running. Retries follow the session's
+:class:`~ci_toolkit.http.retry.RetryPolicy`, the same policy as every other request.
 
 How a pull runs
 ---------------
@@ -16,10 +18,12 @@ How a pull runs
    (growing while healthy, halving on 429/503/drops). A 429's ``Retry-After`` pauses every
    request (the rate limit is the subscription key's, shared by all of them); a 502, 503 or
    504 halves the limit and delays only its own request by its ``Retry-After``, while the
-   requests the service does answer go on.
+   requests the service does answer go on. A ``Retry-After`` longer than the policy's
+   ``max_retry_after`` is not waited for: the pull stops with the ``ThrottledError``, as a
+   single request does. A request throttled ``max_throttled_attempts`` times gives up.
 4. A page request the service does not answer (connection refused or dropped, timeout) is
-   sent again with the session's backoff (:class:`~ci_toolkit.http.RetryPolicy`) up to its
-   ``max_attempts``; then the pull stops with a
+   sent again with the policy's backoff (:meth:`~ci_toolkit.http.RetryPolicy.backoff`) up to
+   its ``max_attempts``; then the pull stops with a
    :class:`~ci_toolkit.exceptions.ServiceUnreachableError` instead of waiting on a service
    that is gone. ``emitted_rows`` and ``last_emitted_key`` say where it stopped: every row up
    to that key was handed on, in key order, so a new pull after that key reads the rest.
@@ -31,7 +35,7 @@ How a pull runs
 
 Example
 -------
->>> pull = BulkPull(client, "instances/i/data/Customer", key="Id",
+>>> pull = BulkPull(session, "instances/i/data/Customer", key="Id",
 ...                 columns=["Id", "Name"], types={"Id": "String"})  # doctest: +SKIP
 >>> for frame in pull.frames():  # doctest: +SKIP
 ...     print(len(frame))
@@ -40,16 +44,14 @@ Example
 from __future__ import annotations
 
 import logging
-import random
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
+from ci_toolkit import _defaults
 from ci_toolkit.bulk.accumulator import ColumnAccumulator, typed_frame
 from ci_toolkit.bulk.controller import AimdController
 from ci_toolkit.bulk.fetch import Outcome, fetch_page
@@ -60,35 +62,16 @@ from ci_toolkit.bulk.planner import (
     plan_offsets,
     resume_filter,
 )
-from ci_toolkit.exceptions import QueryError, ServiceUnreachableError
-from ci_toolkit.http.errors import unreachable_hint
-from ci_toolkit.http.retry import RetryPolicy
+from ci_toolkit.exceptions import QueryError, ServiceUnreachableError, unreachable_hint
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = [
-    "DEFAULT_MAX_CONCURRENCY",
-    "DEFAULT_PARTITION_ROWS",
-    "BulkPull",
-    "BulkStats",
-    "IncompletePullWarning",
-]
+    from ci_toolkit.http.session import ApiSession
+
+__all__ = ["BulkPull", "BulkStats", "IncompletePullWarning"]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MAX_CONCURRENCY = 10
-"""Requests in flight at most (the shared client's connection pool holds 10)."""
-DEFAULT_PARTITION_ROWS = 5_000
-"""Rows per key range of a parallel pull."""
-MAX_ATTEMPTS = 12
-"""Attempts of one page request answered with a throttle (429/503) before giving up.
-
-Transport failures (no answer at all) follow the session's ``RetryPolicy.max_attempts``."""
-MAX_LINK_RESUMES = 3
-"""Times a partition continues after its last key when its nextLink is refused."""
-MAX_REFETCHES = 2
-"""Times a partition with the wrong number of rows is fetched again."""
 
 
 class IncompletePullWarning(UserWarning):
@@ -137,7 +120,6 @@ class _State:
     done: bool = False
     frame: Any = None
     link_failures: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class BulkPull:
@@ -145,8 +127,9 @@ class BulkPull:
 
     Parameters
     ----------
-    client : httpx.Client
-        The connection's shared client (credentials, TLS, connection pool).
+    session : ApiSession
+        The connection's session: every request goes through it (origin check,
+        credentials, TLS, connection pool), with its retry policy.
     path : str
         ``instances/{id}/data/{entity}``.
     key : str
@@ -170,13 +153,6 @@ class BulkPull:
         Target rows per key range.
     on_rows : Callable[[int], None] or None
         Called in the calling thread with the rows of every page (progress).
-    secrets : tuple[str, ...]
-        Scrubbed from error messages.
-    sleep : Callable[[float], None]
-        For backoff waits (tests).
-    retry_policy : RetryPolicy or None
-        Attempts and backoff for requests the service does not answer (the session's
-        policy; :class:`RetryPolicy` defaults when ``None``).
 
     Attributes
     ----------
@@ -190,13 +166,13 @@ class BulkPull:
 
     Examples
     --------
-    >>> pull = BulkPull(client, path, key="Id", columns=["Id"], types={})  # doctest: +SKIP
+    >>> pull = BulkPull(session, path, key="Id", columns=["Id"], types={})  # doctest: +SKIP
     >>> total = pull.plan()  # doctest: +SKIP
     """
 
     def __init__(
         self,
-        client: httpx.Client,
+        session: ApiSession,
         path: str,
         *,
         key: str,
@@ -207,14 +183,14 @@ class BulkPull:
         filter: str | None = None,
         skip: int | None = None,
         top: int | None = None,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        partition_rows: int = DEFAULT_PARTITION_ROWS,
+        max_concurrency: int = _defaults.BULK_MAX_CONCURRENCY,
+        partition_rows: int = _defaults.BULK_PARTITION_ROWS,
         on_rows: Callable[[int], None] | None = None,
-        secrets: tuple[str, ...] = (),
-        sleep: Callable[[float], None] = time.sleep,
-        retry_policy: RetryPolicy | None = None,
     ) -> None:
-        self.client = client
+        self.session = session
+        self.policy = session.retry_policy
+        self.secrets = session.secrets
+        self.sleep = self.policy.sleep
         self.path = path
         self.key = key
         self.columns = list(columns)
@@ -227,9 +203,6 @@ class BulkPull:
         self.controller = AimdController(ceiling=max_concurrency, initial=min(4, max_concurrency))
         self.partition_rows = partition_rows
         self.on_rows = on_rows
-        self.secrets = secrets
-        self.sleep = sleep
-        self.retry_policy = retry_policy or RetryPolicy()
         self.stats = BulkStats()
         self.emitted_rows = 0
         self.last_emitted_key: Any = None
@@ -243,10 +216,6 @@ class BulkPull:
     def empty(self) -> pd.DataFrame:
         """The typed, empty frame of this pull (its columns and dtypes)."""
         return typed_frame({name: [] for name in self.columns}, self.types)
-
-    @staticmethod
-    def _page_rows(rows: list[dict[str, Any]]) -> Any:
-        return rows
 
     def _accumulator(self) -> ColumnAccumulator:
         return ColumnAccumulator(
@@ -262,10 +231,7 @@ class BulkPull:
             if pause > 0:
                 self.sleep(pause)
             self.stats.requests += 1
-            out = fetch_page(
-                self.client, url, params, convert=lambda rows: rows, key=self.key,
-                secrets=self.secrets,
-            )  # fmt: skip
+            out = fetch_page(self.session, url, params, key=self.key, policy=self.policy)
             if out.ok:
                 self.controller.on_success(out.latency)
                 self.pages_read += 1
@@ -274,21 +240,15 @@ class BulkPull:
             if out.transport_error is not None:
                 failures += 1
                 self._give_up_if_unreachable(failures, out.transport_error)
-                self.sleep(self._backoff(failures))
+                self.sleep(self.policy.backoff(failures))
             else:
                 throttled += 1
-                if throttled >= MAX_ATTEMPTS:
+                if throttled >= self.policy.max_throttled_attempts:
                     raise self._throttled_out()
                 self.sleep(_own_wait(out))
 
-    def _backoff(self, failures: int) -> float:
-        """The wait before re-sending a request that got no answer ``failures`` times."""
-        policy = self.retry_policy
-        wait = min(policy.backoff_max, policy.backoff_initial * 2 ** max(0, failures - 1))
-        return float(wait + random.uniform(0, policy.jitter))
-
     def _give_up_if_unreachable(self, failures: int, error: BaseException) -> None:
-        if failures < self.retry_policy.max_attempts:
+        if failures < self.policy.max_attempts:
             return
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         unreachable = ServiceUnreachableError(
@@ -301,7 +261,7 @@ class BulkPull:
 
     def _throttled_out(self) -> ServiceUnreachableError:
         return ServiceUnreachableError(
-            f"GET {self.path}: still throttled after {MAX_ATTEMPTS} attempts",
+            f"GET {self.path}: still throttled after {self.policy.max_throttled_attempts} attempts",
             secrets=self.secrets,
         )
 
@@ -471,13 +431,7 @@ class BulkPull:
     def _submit(self, pool: ThreadPoolExecutor, task: _Task) -> Future[Outcome]:
         self.stats.requests += 1
         return pool.submit(
-            fetch_page,
-            self.client,
-            task.url,
-            task.params,
-            convert=self._page_rows,
-            key=self.key,
-            secrets=self.secrets,
+            fetch_page, self.session, task.url, task.params, key=self.key, policy=self.policy
         )
 
     def _route(
@@ -492,7 +446,7 @@ class BulkPull:
             out = future.result()
         except QueryError:
             # A nextLink the service no longer accepts: continue after the last key instead.
-            if task.params is not None or state.link_failures >= MAX_LINK_RESUMES:
+            if task.params is not None or state.link_failures >= _defaults.BULK_MAX_LINK_RESUMES:
                 raise
             state.link_failures += 1
             self.stats.resumed_from_key += 1
@@ -504,10 +458,10 @@ class BulkPull:
             if out.transport_error is not None:
                 task.transport_failures += 1
                 self._give_up_if_unreachable(task.transport_failures, out.transport_error)
-                task.ready_at = time.monotonic() + self._backoff(task.transport_failures)
+                task.ready_at = time.monotonic() + self.policy.backoff(task.transport_failures)
             else:
                 task.attempt += 1
-                if task.attempt >= MAX_ATTEMPTS:
+                if task.attempt >= self.policy.max_throttled_attempts:
                     raise self._throttled_out()
                 task.ready_at = time.monotonic() + _own_wait(out)
             pending.append(task)
@@ -532,7 +486,7 @@ class BulkPull:
         dropped = state.acc.rows - len(frame)
         self.stats.duplicates_dropped += dropped
         expected = state.partition.expected
-        if len(frame) != expected and state.refetches < MAX_REFETCHES:
+        if len(frame) != expected and state.refetches < _defaults.BULK_MAX_REFETCHES:
             state.refetches += 1
             self.stats.refetched_partitions += 1
             self.stats.rows -= state.acc.rows
@@ -549,7 +503,6 @@ class BulkPull:
         state.frame = frame
         state.done = True
         _release_unused_memory()
-        state.extra["rows"] = len(frame)
 
     def _check_total(self) -> None:
         if self.rows_to_pull is None:

@@ -39,6 +39,7 @@ from ci_toolkit.emulator.identity import (
     API_SCOPE_DEFAULT,
     API_SCOPE_USER_IMPERSONATION,
     ROLES,
+    V1_ISSUER,
     AppRegistration,
     Principal,
     resource_scopes,
@@ -138,8 +139,12 @@ class AzureAD:
         return self.state.public_url or str(request.base_url).rstrip("/")
 
     def issuer(self, request: Request) -> str:
-        """The v2.0 issuer of the demo tenant."""
+        """The v2.0 issuer of the demo tenant (ID tokens, the v2.0 discovery document)."""
         return f"{self.base_url(request)}/{self.state.directory.tenant_id}/v2.0"
+
+    def access_token_issuer(self) -> str:
+        """The issuer of access tokens for the API: the tenant's v1.0 STS (see ``tokens``)."""
+        return V1_ISSUER.format(tenant_id=self.state.directory.tenant_id)
 
     def _check_tenant(self, tenant: str) -> None:
         if not self.state.directory.tenant_matches(tenant):
@@ -244,7 +249,7 @@ class AzureAD:
             "ext_expires_in": self.token_lifetime,
             "access_token": tokens.mint_access_token(
                 principal,
-                issuer=issuer,
+                issuer=self.access_token_issuer(),
                 lifetime=self.token_lifetime,
                 client_id=client_id,
                 audience=audience,
@@ -298,7 +303,14 @@ class AzureAD:
     # -- endpoints ---------------------------------------------------------------------------
 
     async def openid_configuration(self, request: Request) -> Response:
-        """OIDC discovery document of the tenant (v2.0 and v1 paths)."""
+        """OIDC discovery document of the tenant: v2.0 (``/v2.0/...``, what MSAL reads) or v1.0.
+
+        The v2.0 document names the v2.0 issuer of ID tokens. The v1.0 document (``/<tenant>/
+        .well-known/openid-configuration``) names the issuer of the API's v1.0 access tokens,
+        ``https://sts.windows.net/<tenant id>/``, and the v1.0 key set, as Azure AD's own does:
+        it is the one a resource validating those tokens reads. Its endpoints are the
+        emulator's v2.0 ones (the v1.0 ``/oauth2/token`` of ADAL is not imitated).
+        """
         tenant = request.path_params["tenant"]
         if not self.state.directory.tenant_matches(tenant):
             return _AadError(
@@ -310,12 +322,15 @@ class AzureAD:
             ).response()
         base = self.base_url(request)
         tid = self.state.directory.tenant_id
+        v1 = not request.url.path.rstrip("/").endswith("/v2.0/.well-known/openid-configuration")
         doc = {
-            "issuer": self.issuer(request),
+            "issuer": self.access_token_issuer() if v1 else self.issuer(request),
             "authorization_endpoint": f"{base}/{tenant}/oauth2/v2.0/authorize",
             "token_endpoint": f"{base}/{tenant}/oauth2/v2.0/token",
             "device_authorization_endpoint": f"{base}/{tenant}/oauth2/v2.0/devicecode",
-            "jwks_uri": f"{base}/{tid}/discovery/v2.0/keys",
+            "jwks_uri": f"{base}/{tid}/discovery/keys"
+            if v1
+            else f"{base}/{tid}/discovery/v2.0/keys",
             "end_session_endpoint": f"{base}/{tenant}/oauth2/v2.0/logout",
             "response_types_supported": ["code", "id_token", "code id_token", "token id_token"],
             "response_modes_supported": ["query", "fragment", "form_post"],
@@ -328,6 +343,8 @@ class AzureAD:
             "tenant_region_scope": "EU",
             "cloud_instance_name": "127.0.0.1",
         }
+        if v1:
+            doc["claims_supported"] = [*doc["claims_supported"], "appid", "upn", "unique_name"]
         return JSONResponse(doc)
 
     async def jwks(self, request: Request) -> Response:
@@ -397,7 +414,7 @@ class AzureAD:
                 self.tokens_issued += 1
                 body["access_token"] = self.state.tokens.mint_access_token(
                     self.state.directory.app_principal,
-                    issuer=self.issuer(request),
+                    issuer=self.access_token_issuer(),
                     lifetime=self.token_lifetime,
                     client_id=app.client_id,
                     audience=dataverse[0] if dataverse else None,

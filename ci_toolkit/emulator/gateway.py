@@ -27,7 +27,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ci_toolkit.emulator.errors import api_error, gateway_error, odata_error
-from ci_toolkit.emulator.identity import Principal
+from ci_toolkit.emulator.identity import V1_ISSUER, Principal
 from ci_toolkit.emulator.state import EmulatorState
 from ci_toolkit.emulator.tokens import TokenError
 
@@ -223,13 +223,8 @@ class GatewayMiddleware:
         self.faults = faults
 
     def expected_issuer(self, scope: Scope) -> str:
-        """The issuer tokens must carry: the emulated tenant's v2.0 issuer."""
-        base = self.state.public_url
-        if base is None:
-            scheme = scope.get("scheme", "https")
-            host = _header(scope, b"host") or "127.0.0.1"
-            base = f"{scheme}://{host}"
-        return f"{base}/{self.state.directory.tenant_id}/v2.0"
+        """The issuer tokens must carry: the tenant's v1.0 STS (API tokens are v1.0)."""
+        return V1_ISSUER.format(tenant_id=self.state.directory.tenant_id)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -35,6 +35,7 @@ from ci_toolkit.emulator.gateway import TRANSPORT_KEY, FaultInjector, FaultSetti
 from ci_toolkit.emulator.identity import (
     API_SCOPE_DEFAULT,
     API_SCOPE_USER_IMPERSONATION,
+    V1_ISSUER,
     resource_scopes,
 )
 from ci_toolkit.emulator.state import EmulatorState
@@ -377,7 +378,7 @@ class Emulator:
         principal = directory.app_principal if role == "app" else directory.user_for_role(role)
         return state.tokens.mint_access_token(
             principal,
-            issuer=f"{state.public_url}/{directory.tenant_id}/v2.0",
+            issuer=V1_ISSUER.format(tenant_id=directory.tenant_id),
             lifetime=self.aad.token_lifetime if lifetime is None else lifetime,
             audience=audience,
             scopes=scopes,

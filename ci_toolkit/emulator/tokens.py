@@ -3,12 +3,22 @@
 The signing key is generated for each run; its public half is published as the JWKS of the
 emulated tenant, and the gateway validates API tokens against it.
 
+Access tokens are in Azure AD's v1.0 format, as Azure AD issues them for this API (a
+Microsoft first-party resource whose ``aud`` is its App ID URI ``https://api.ci.ai.microsoft.com``):
+``ver`` ``1.0``, ``iss`` ``https://sts.windows.net/<tenant id>/``, the client in ``appid`` and
+``appidacr`` (never ``azp``), the user in ``upn`` and ``unique_name``. ID tokens come from the
+v2.0 endpoint MSAL uses and are v2.0 (``iss`` ``<authority>/v2.0``). The sources: the
+Microsoft identity platform's "Access token claims reference" (``aud``: "In v2.0 tokens,
+this value is always the client ID of the API"; ``appid``/``appidacr``/``unique_name``
+only in v1.0, ``azp``/``azpacr``/``preferred_username`` only in v2.0) and "ID token claims
+reference" (the ID token's version follows the endpoint).
+
 Example
 -------
->>> from ci_toolkit.emulator.identity import Directory
+>>> from ci_toolkit.emulator.identity import V1_ISSUER, Directory
 >>> directory = Directory.from_seed(1)
 >>> tokens = TokenService(directory)
->>> issuer = "https://127.0.0.1:8443/" + directory.tenant_id + "/v2.0"
+>>> issuer = V1_ISSUER.format(tenant_id=directory.tenant_id)
 >>> token = tokens.mint_access_token(directory.users[0], issuer=issuer, lifetime=60)
 >>> tokens.validate_access_token(token, issuer=issuer).role
 'admin'
@@ -94,8 +104,11 @@ class TokenService:
         """The JSON Web Key Set publishing the signing key."""
         return {"keys": [dict(self._jwk)]}
 
-    def _sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
+    def _sign(self, claims: dict[str, Any], *, x5t: bool = False) -> str:
+        headers = {"typ": "JWT", "kid": self.kid}
+        if x5t:  # v1.0 tokens carry the legacy x5t beside kid, with the same value
+            headers["x5t"] = self.kid
+        return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)
 
     def mint_access_token(
         self,
@@ -107,20 +120,20 @@ class TokenService:
         audience: str | None = None,
         scopes: Iterable[str] | None = None,
     ) -> str:
-        """An access token for the Customer Insights API.
+        """A v1.0 access token for the Customer Insights API.
 
         Parameters
         ----------
         principal
             A demo user (delegated token with ``scp``) or the app (``roles``).
         issuer
-            ``https://127.0.0.1:<port>/<tenant>/v2.0``.
+            ``https://sts.windows.net/<tenant id>/`` (``identity.V1_ISSUER``).
         lifetime
             Seconds until ``exp`` (negative values give an already expired token).
         client_id
-            The app the token was issued to (``azp``); the public client when ``None``.
+            The app the token was issued to (``appid``); the public client when ``None``.
         audience
-            ``aud``; the API's audience when ``None``.
+            ``aud``; the API's App ID URI when ``None``.
         scopes
             Delegated scopes (``scp``, space separated); ``user_impersonation`` when ``None``.
 
@@ -143,23 +156,26 @@ class TokenService:
             "iat": now,
             "nbf": min(now, now + lifetime),
             "exp": now + lifetime,
-            "azp": client_id,
             "appid": client_id,
+            # "1": client id and secret (the confidential app); "0": a public client.
+            "appidacr": "1" if principal.kind == "app" else "0",
             "oid": principal.object_id,
             "sub": principal.object_id,
             "tid": directory.tenant_id,
             "uti": uuid.uuid4().hex,
-            "ver": "2.0",
+            "ver": "1.0",
         }
         if principal.kind == "app":
             claims["roles"] = [APP_ROLE]
-            claims["idtyp"] = "app"
+            claims["idp"] = issuer  # app-only v1.0 tokens name their identity provider
         else:
             claims["scp"] = " ".join(scopes) if scopes is not None else "user_impersonation"
+            claims["acr"] = "1"
+            claims["amr"] = ["pwd"]
             claims["name"] = principal.name
             claims["upn"] = principal.upn
-            claims["preferred_username"] = principal.upn
-        return self._sign(claims)
+            claims["unique_name"] = principal.upn
+        return self._sign(claims, x5t=True)
 
     def mint_id_token(self, principal: Principal, *, issuer: str, client_id: str) -> str:
         """An OpenID Connect ID token for a signed-in user (MSAL builds its account from it)."""
@@ -244,7 +260,7 @@ class TokenService:
                 audience=list(audiences or (API_AUDIENCE, f"{API_AUDIENCE}/")),
                 issuer=issuer,
                 leeway=LEEWAY_SECONDS,
-                options={"require": ["exp", "iat", "aud", "iss", "oid", "tid"]},
+                options={"require": ["exp", "iat", "aud", "iss", "oid", "tid", "ver"]},
             )
         except jwt.ExpiredSignatureError:
             raise TokenError("The token is expired.") from None
@@ -261,7 +277,12 @@ class TokenService:
         return claims
 
     def _principal(self, claims: Mapping[str, Any]) -> Principal:
-        """The principal valid claims name, after the tenant and scope checks."""
+        """The principal valid claims name, after the version, tenant and scope checks."""
+        if claims.get("ver") != "1.0":
+            raise TokenError(
+                f"The token version {claims.get('ver')!r} is not accepted; this API takes "
+                "v1.0 access tokens."
+            )
         if claims["tid"] != self.directory.tenant_id:
             raise TokenError("The token was issued for another tenant.")
         principal = self.directory.principal(str(claims["oid"]))

@@ -15,7 +15,6 @@ Example
 from __future__ import annotations
 
 import email.utils
-import ssl
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -33,51 +32,9 @@ from ci_toolkit.exceptions import (
 
 __all__ = [
     "error_from_response",
-    "is_certificate_failure",
     "request_id_of",
     "retry_after_of",
-    "unreachable_hint",
 ]
-
-
-def is_certificate_failure(exc: BaseException) -> bool:
-    """True when a transport error comes from TLS certificate verification (never retried).
-
-    Example
-    -------
-    >>> is_certificate_failure(httpx.ConnectError("refused"))
-    False
-    """
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
-            seen
-        ):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def unreachable_hint(exc: BaseException) -> str:
-    """What to check after a transport error (empty when there is nothing specific).
-
-    Example
-    -------
-    >>> unreachable_hint(httpx.ReadTimeout("slow"))
-    ' The service did not answer in time; try again later.'
-    """
-    if is_certificate_failure(exc):
-        return (
-            " The server's TLS certificate is not trusted: for a private CA (such as a "
-            "separately run emulator's) set ca_file (CI_CA_FILE) to its PEM bundle."
-        )
-    if isinstance(exc, httpx.TimeoutException):
-        return " The service did not answer in time; try again later."
-    if isinstance(exc, httpx.ConnectError):
-        return " Check the URL (CI_BASE_URL / CI_AUTHORITY) and your network or proxy."
-    return ""
 
 
 def request_id_of(response: httpx.Response) -> str | None:

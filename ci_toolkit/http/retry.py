@@ -1,5 +1,10 @@
 """Retries with exponential backoff and jitter (tenacity), honouring ``Retry-After``.
 
+One policy for every request of a connection: :func:`send_with_retries` applies it to the
+session's requests one at a time, and the parallel pulls of :mod:`ci_toolkit.bulk` apply the
+same :class:`RetryPolicy` (:meth:`RetryPolicy.backoff`, :meth:`RetryPolicy.honours`,
+``max_attempts``) to the requests they schedule themselves.
+
 Policy
 ------
 - Retried: 429, 502, 503, 504 and transport errors (connection refused or reset,
@@ -30,6 +35,7 @@ Example
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +44,8 @@ import httpx
 import tenacity
 
 from ci_toolkit import _defaults
-from ci_toolkit.http.errors import is_certificate_failure, retry_after_of
+from ci_toolkit.exceptions import is_certificate_failure
+from ci_toolkit.http.errors import retry_after_of
 
 __all__ = ["NOT_SENT_ERRORS", "RetryPolicy", "send_with_retries"]
 
@@ -68,6 +75,10 @@ class RetryPolicy:
         Longest ``Retry-After`` waited for.
     statuses
         Statuses retried.
+    max_throttled_attempts
+        Attempts of one request of a parallel pull answered with a throttle (429, 502, 503,
+        504) before it gives up: there the pull's controller pauses or slows every request,
+        so a throttle costs less than a failure of a request sent alone.
     sleep
         The sleep function (tests pass a recorder).
 
@@ -84,7 +95,35 @@ class RetryPolicy:
     jitter: float = _defaults.BACKOFF_JITTER
     max_retry_after: float = _defaults.MAX_RETRY_AFTER
     statuses: frozenset[int] = _defaults.RETRY_STATUSES
+    max_throttled_attempts: int = _defaults.MAX_THROTTLED_ATTEMPTS
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+
+    def backoff(self, failures: int) -> float:
+        """Seconds to wait after the ``failures``-th failed attempt in a row (the one formula).
+
+        ``backoff_initial * 2**(failures - 1)``, capped at ``backoff_max``, plus up to
+        ``jitter`` seconds.
+
+        Example
+        -------
+        >>> RetryPolicy(backoff_initial=1, backoff_max=3, jitter=0).backoff(3)
+        3.0
+        """
+        wait = min(self.backoff_max, self.backoff_initial * 2 ** max(0, failures - 1))
+        return float(wait + random.uniform(0, self.jitter))
+
+    def honours(self, retry_after: float | None) -> bool:
+        """True when a ``Retry-After`` of this many seconds is waited for (the one rule).
+
+        Longer waits are not: the request fails at once with its ``ThrottledError`` (or
+        ``ServiceError``), whose ``retry_after`` says when to try again.
+
+        Example
+        -------
+        >>> RetryPolicy().honours(90), RetryPolicy().honours(2), RetryPolicy().honours(None)
+        (False, True, True)
+        """
+        return retry_after is None or retry_after <= self.max_retry_after
 
 
 def send_with_retries(
@@ -128,17 +167,12 @@ def send_with_retries(
     def retry_status(response: httpx.Response) -> bool:
         if not retry or response.status_code not in policy.statuses:
             return False
-        wait = retry_after_of(response)
-        return wait is None or wait <= policy.max_retry_after
+        return policy.honours(retry_after_of(response))
 
     def retry_error(exc: BaseException) -> bool:
         if not isinstance(exc, httpx.TransportError) or is_certificate_failure(exc):
             return False
         return retry or isinstance(exc, NOT_SENT_ERRORS)
-
-    backoff = tenacity.wait_exponential_jitter(
-        multiplier=policy.backoff_initial, max=policy.backoff_max, jitter=policy.jitter
-    )
 
     def wait(state: tenacity.RetryCallState) -> float:
         outcome = state.outcome
@@ -146,7 +180,7 @@ def send_with_retries(
             asked = retry_after_of(outcome.result())
             if asked is not None:
                 return asked
-        return float(backoff(state))
+        return policy.backoff(state.attempt_number)
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         outcome = state.outcome

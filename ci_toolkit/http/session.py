@@ -37,8 +37,9 @@ from ci_toolkit.exceptions import (
     ConfigurationError,
     CustomerInsightsError,
     ServiceUnreachableError,
+    unreachable_hint,
 )
-from ci_toolkit.http.errors import error_from_response, request_id_of, unreachable_hint
+from ci_toolkit.http.errors import error_from_response, request_id_of
 from ci_toolkit.http.retry import RetryPolicy, send_with_retries
 
 if TYPE_CHECKING:
@@ -64,7 +65,15 @@ def ssl_context(ca_file: Path | None) -> ssl.SSLContext | bool:
     """
     if ca_file is None:
         return True
-    return ssl.create_default_context(cafile=str(ca_file))
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        raise ConfigurationError(
+            f"ca_file {ca_file} (CI_CA_FILE) is not a CA bundle in PEM form ({reason}): point "
+            "it at the PEM file of the CA that signed the service's certificate (for the "
+            "emulator, its settings' ca_file), or unset it to trust the system's CAs."
+        ) from None
 
 
 def _timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
@@ -216,12 +225,72 @@ class ApiSession:
             )
         return path
 
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """Send one attempt, no retry: for callers that schedule their own retries.
+
+        The parallel pulls of :mod:`ci_toolkit.bulk` send every request through here, so
+        they share this session's origin check (an absolute URL such as an
+        ``@odata.nextLink`` must be on the API's origin: the request carries the token and
+        the subscription key), its credentials and its logging; they apply the session's
+        :attr:`retry_policy` themselves.
+
+        Parameters
+        ----------
+        method
+            HTTP method.
+        path
+            Relative path or same-origin absolute URL.
+        params
+            Query parameters.
+        json
+            A JSON body.
+
+        Returns
+        -------
+        httpx.Response
+            The response, read (an error status is not raised here).
+
+        Raises
+        ------
+        CustomerInsightsError
+            ``path`` is an absolute URL on another origin (nothing is sent).
+        httpx.TransportError
+            The connection failed.
+
+        Example
+        -------
+        >>> session.send("GET", "instances").status_code  # doctest: +SKIP
+        200
+        """
+        return self._send_once(method.upper(), self._url(path), params, json)
+
     def _send_once(
         self, method: str, url: str, params: Mapping[str, Any] | None, json: Any
     ) -> httpx.Response:
+        if self._client.is_closed:
+            raise CustomerInsightsError(
+                "This connection is closed (ci.close(), or its with block ended): "
+                "connect() again for a new one."
+            )
+        request = self._client.build_request(method, url, params=params, json=json)
+        if params and len(str(request.url)) > _defaults.MAX_URL_LENGTH:
+            raise ValueError(
+                f"{method} {request.url.path}: the request URL would be "
+                f"{len(str(request.url)):,} characters long, over the "
+                f"{_defaults.MAX_URL_LENGTH:,} that the service's front end accepts: split the "
+                "query (e.g. F.in_ over fewer values per call, the results joined with "
+                "pd.concat) or filter on a broader condition."
+            )
         started = time.perf_counter()
         try:
-            response = self._client.request(method, url, params=params, json=json)
+            response = self._client.send(request)
         except httpx.TransportError as exc:
             logger.debug(
                 "%s %s failed after %.0f ms: %s",

@@ -19,15 +19,25 @@ WORKFLOW = "main"
 
 
 def segment(value: str) -> str:
-    """Quote one path segment (names may hold spaces or slashes).
+    """Quote one path segment (names may hold spaces or slashes); refuse ``.`` and ``..``.
+
+    Every name either reaches its own endpoint or is refused here, before any request:
+    ``"."`` and ``".."`` are the only names quoting leaves as dot segments, which URL
+    handling would normalise away (``data/..`` would read the instance itself).
 
     Examples
     --------
     >>> segment("My segment/1")
     'My%20segment%2F1'
+    >>> segment("..")
+    Traceback (most recent call last):
+    ...
+    ValueError: '..' is not a valid name: '.' and '..' would change the URL's path
     """
     if not isinstance(value, str) or not value:
         raise ValueError(f"expected a non-empty name, got {value!r}")
+    if value in (".", ".."):
+        raise ValueError(f"{value!r} is not a valid name: '.' and '..' would change the URL's path")
     return quote(value, safe="")
 
 

@@ -56,7 +56,7 @@ class Customer360:
 
     Examples
     --------
-    >>> c = ci.customer("00000000-0000-0000-0000-000000000001")  # doctest: +SKIP
+    >>> c = ci.customer("ce759201f786d590bf2134bff576c369")  # doctest: +SKIP
     >>> c.activities["ActivityType"].value_counts()  # doctest: +SKIP
     """
 

@@ -40,13 +40,12 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from ci_toolkit import _defaults
 from ci_toolkit.exceptions import PullInterruptedError, ServiceUnreachableError
-from ci_toolkit.odata import Filter, render
 from ci_toolkit.resources._base import segment
 from ci_toolkit.resources.entities import EntitiesMixin
+from ci_toolkit.resources.query import DataQuery, check_int
 
 if TYPE_CHECKING:
     import os
@@ -54,57 +53,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ci_toolkit.bulk.runner import BulkPull
+    from ci_toolkit.odata import Filter
 
 __all__ = ["DataMixin"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BATCH_PARTITION_ROWS = 5_000
-"""Rows per key range when streaming (smaller ranges hold less in memory)."""
-
-_NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_/")
-
-
-def _names(value: str | Sequence[str] | None, option: str) -> list[str] | None:
-    if value is None:
-        return None
-    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
-    for item in items:
-        if not isinstance(item, str) or not item or not set(item) <= _NAME_CHARS:
-            raise ValueError(f"{option}: not a valid attribute name: {item!r}")
-    return items
-
-
-def _orderby(value: str | Sequence[str] | None) -> str | None:
-    if value is None:
-        return None
-    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
-    for item in items:
-        parts = item.split()
-        if (
-            not parts
-            or len(parts) > 2
-            or not set(parts[0]) <= _NAME_CHARS
-            or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc"))
-        ):
-            raise ValueError(f"orderby: expected 'Name' or 'Name desc', got {item!r}")
-    return ",".join(items)
-
-
-def _check_int(value: int | None, option: str, minimum: int) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{option} must be an integer >= {minimum}, got {value!r}")
-
 
 @dataclass
 class _Bulk:
     pull: BulkPull
-    columns: list[str]
+    query: DataQuery
     drop_key: bool
-    entity: str
-    options: dict[str, Any]
 
     def tidy(self, frame: pd.DataFrame) -> pd.DataFrame:
         if self.drop_key:
@@ -113,20 +73,10 @@ class _Bulk:
 
     def resume(self) -> dict[str, Any]:
         """The options of the same pull that read only the rows after those handed on."""
-        from ci_toolkit.bulk.planner import Partition, resume_filter
-
         pull = self.pull
-        options = {k: v for k, v in self.options.items() if v is not None}
         if pull.last_emitted_key is None:
-            return options
-        options.pop("skip", None)
-        options["filter"] = resume_filter(
-            self.options.get("filter"), pull.key, Partition(0, None, None, 0),
-            after=pull.last_emitted_key,
-        )  # fmt: skip
-        if pull.top is not None:
-            options["top"] = max(pull.top - pull.emitted_rows, 0)
-        return options
+            return self.query.options()
+        return self.query.resume_after(pull.key, pull.last_emitted_key, rows_read=pull.emitted_rows)
 
     def interrupted(
         self, exc: ServiceUnreachableError, *, call: str, partial: pd.DataFrame | None, kept: str
@@ -135,7 +85,7 @@ class _Bulk:
         from ci_toolkit.bulk.errors import interrupted_message
 
         pull = self.pull
-        entity = self.entity
+        entity = self.query.entity
         resume = self.resume()
         message = interrupted_message(
             cause=exc, entity=entity, rows=pull.stats.rows,
@@ -189,78 +139,30 @@ class DataMixin(EntitiesMixin):
             logger.debug("No metadata for %s; inferring column types", entity)
             return {}
 
-    def _same_origin(self, url: str) -> None:
-        if "://" not in url:
-            return
-        link, base = urlsplit(url), urlsplit(self._session.base_url)
-        if (link.scheme, link.netloc) != (base.scheme, base.netloc):
-            raise ValueError(f"refusing to follow a nextLink to another host: {link.netloc}")
-
     def _pages(
-        self,
-        entity: str,
-        *,
-        filter: Filter | str | None,
-        select: str | Sequence[str] | None,
-        orderby: str | Sequence[str] | None,
-        top: int | None,
-        skip: int | None,
-        search: str | None,
-        expand: str | Sequence[str] | None,
-        count: bool,
-        next_link: str | None = None,
-        call: str = "iter_pages",
+        self, query: DataQuery, *, next_link: str | None = None, call: str = "iter_pages"
     ) -> Iterator[_Page]:
         from ci_toolkit import frames
 
-        selected = _names(select, "select")
-        expanded = _names(expand, "expand")
-        _check_int(top, "top", 0)
-        _check_int(skip, "skip", 0)
-        params: dict[str, Any] = {}
-        filter_text = render(filter)
-        if filter_text:
-            params["$filter"] = filter_text
-        if selected:
-            params["$select"] = ",".join(selected)
-        order = _orderby(orderby)
-        if order:
-            params["$orderby"] = order
-        if top is not None:
-            params["$top"] = top
-        if skip:
-            params["$skip"] = skip
-        if search:
-            params["$search"] = search
-        if expanded:
-            params["$expand"] = ",".join(expanded)
-        if count:
-            params["$count"] = "true"
-
+        entity, top = query.entity, query.top
         types = self._column_types(entity)
-        expected = selected if selected else list(types)
-        if expanded:
-            expected = expected + [e for e in expanded if e not in expected]
-        url: str = self._path(f"data/{segment(entity)}")
-        first = True
-        if next_link is not None:
-            self._same_origin(next_link)
-            url, first = next_link, False
+        expected = query.columns(types)
+        # The first request carries the options; a nextLink (the service's, or the caller's
+        # to continue an earlier pull) carries them after. Every URL goes through the
+        # session, which refuses one on another origin.
+        url: str = next_link if next_link is not None else self._path(f"data/{segment(entity)}")
+        params: dict[str, Any] | None = query.params() if next_link is None else None
         fetched = pages = 0
         total: int | None = None
         while True:
             try:
-                body = (
-                    self._session.request_json("GET", url, params=params if first else None) or {}
-                )
+                body = self._session.request_json("GET", url, params=params) or {}
             except ServiceUnreachableError as exc:
                 raise self._pages_interrupted(
-                    exc, entity, call=call, url=None if first else url, rows=fetched,
-                    pages=pages, options={"filter": filter, "select": select,
-                    "orderby": orderby, "top": top, "skip": skip, "search": search,
-                    "expand": expand, "count": count or None},
+                    exc, query, call=call, url=None if params is not None else url,
+                    rows=fetched, pages=pages,
                 ) from exc  # fmt: skip
-            first = False
+            params = None
             pages += 1
             rows = body.get("value") or []
             if top is not None and fetched + len(rows) > top:
@@ -268,55 +170,45 @@ class DataMixin(EntitiesMixin):
             fetched += len(rows)
             if body.get("@odata.count") is not None:
                 total = int(body["@odata.count"])
-            next_link = body.get("@odata.nextLink")
-            done = not next_link or (top is not None and fetched >= top)
-            frame = frames.entity_frame(rows, types, columns=expected, extra=not selected)
-            frame.attrs["odata"] = {
-                "context": body.get("@odata.context"),
-                "count": total,
-            }
+            link = body.get("@odata.nextLink")
+            done = not link or (top is not None and fetched >= top)
+            frame = frames.entity_frame(rows, types, columns=expected, extra=not query.select)
+            frame.attrs["odata"] = {"context": body.get("@odata.context"), "count": total}
             yield _Page(frame, total, not done)
             if done:
                 if (
                     top is not None
                     and fetched >= top
-                    and (next_link or (total is not None and total - (skip or 0) > top))
+                    and (link or (total is not None and total - (query.skip or 0) > top))
                 ):
                     warnings.warn(
                         f"query({entity!r}) stopped at top={top}; more rows match",
                         stacklevel=4,
                     )
                 return
-            self._same_origin(str(next_link))
-            url = str(next_link)
+            url = str(link)
 
     def _pages_interrupted(
         self,
         exc: ServiceUnreachableError,
-        entity: str,
+        query: DataQuery,
         *,
         call: str,
         url: str | None,
         rows: int,
         pages: int,
-        options: dict[str, Any],
     ) -> PullInterruptedError:
         """The error of a page-by-page pull that lost the service (resume at its nextLink)."""
         from ci_toolkit.bulk.errors import interrupted_message
 
-        resume = {k: v for k, v in options.items() if v is not None}
-        if url is not None:  # the link carries every query option; select types the columns
-            resume = {k: v for k, v in resume.items() if k in ("select", "expand")}
-            resume["next_link"] = url
-            top = options.get("top")
-            if top is not None:
-                resume["top"] = max(int(top) - rows, 0)
+        resume = query.options() if url is None else query.resume_at(url, rows_read=rows)
         kept = "err.partial holds them" if call == "query" else "you hold every page yielded so far"
         message = interrupted_message(
-            cause=exc, entity=entity, rows=rows, pages=pages, call=call, resume=resume, kept=kept
-        )
+            cause=exc, entity=query.entity, rows=rows, pages=pages, call=call, resume=resume,
+            kept=kept,
+        )  # fmt: skip
         return PullInterruptedError(
-            message, entity=entity, rows_fetched=rows, pages_fetched=pages, resume=resume,
+            message, entity=query.entity, rows_fetched=rows, pages_fetched=pages, resume=resume,
             secrets=self._session.secrets,
         )  # fmt: skip
 
@@ -335,82 +227,58 @@ class DataMixin(EntitiesMixin):
 
     def _bulk(
         self,
-        entity: str,
+        query: DataQuery,
         *,
-        filter: Filter | str | None,
-        select: str | Sequence[str] | None,
-        orderby: str | Sequence[str] | None,
-        top: int | None,
-        skip: int | None,
-        search: str | None,
-        expand: str | Sequence[str] | None,
-        max_concurrency: int | None,
+        max_concurrency: int | None = None,
         partition_rows: int | None = None,
         warn_top: bool = False,
         call: str = "query",
     ) -> _Bulk | None:
         """A planned parallel pull, or ``None`` when this query is read sequentially."""
-        from ci_toolkit.bulk.runner import DEFAULT_MAX_CONCURRENCY, DEFAULT_PARTITION_ROWS, BulkPull
+        from ci_toolkit.bulk.runner import BulkPull
         from ci_toolkit.exceptions import QueryError
 
-        selected = _names(select, "select")
-        expanded = _names(expand, "expand")
-        _check_int(top, "top", 0)
-        _check_int(skip, "skip", 0)
-        _check_int(max_concurrency, "max_concurrency", 1)
-        order = _orderby(orderby)
-        filter_text = render(filter)
-        if order or (top is not None and top <= _defaults.PAGE_SIZE):
+        check_int(max_concurrency, "max_concurrency", 1)
+        top = query.top
+        if query.orderby or (top is not None and top <= _defaults.PAGE_SIZE):
             return None
-        key = self._entity_key(entity)
+        key = self._entity_key(query.entity)
         if key is None:
             return None
-        types = self._column_types(entity)
-        expected = list(selected) if selected else list(types)
-        drop_key = bool(selected) and key not in expected
+        types = self._column_types(query.entity)
+        expected = query.columns(types)
+        drop_key = bool(query.select) and key not in expected
         if drop_key:
-            expected.append(key)
-        if expanded:
-            expected = expected + [e for e in expanded if e not in expected]
-        params: dict[str, Any] = {}
-        if selected:
-            params["$select"] = ",".join([*selected, key] if drop_key else selected)
-        if search:
-            params["$search"] = search
-        if expanded:
-            params["$expand"] = ",".join(expanded)
-
+            expected.insert(len(query.select or ()), key)
         pull = BulkPull(
-            self._session.client,
-            self._path(f"data/{segment(entity)}"),
+            self._session,
+            self._path(f"data/{segment(query.entity)}"),
             key=key,
             columns=expected,
             types=types,
-            extra=not selected,
-            params=params,
-            filter=filter_text,
-            skip=skip,
+            extra=not query.select,
+            params=query.range_params(key=key),
+            filter=query.filter,
+            skip=query.skip,
             top=top,
-            max_concurrency=max_concurrency or DEFAULT_MAX_CONCURRENCY,
-            partition_rows=partition_rows or DEFAULT_PARTITION_ROWS,
-            secrets=self._session.secrets,
-            retry_policy=self._session.retry_policy,
+            max_concurrency=max_concurrency or _defaults.BULK_MAX_CONCURRENCY,
+            partition_rows=partition_rows or _defaults.BULK_PARTITION_ROWS,
         )
-        options = {"filter": filter_text, "select": selected, "top": top, "skip": skip,
-                   "search": search, "expand": expanded}  # fmt: skip
-        bulk = _Bulk(pull, expected, drop_key, entity, options)
+        bulk = _Bulk(pull, query, drop_key)
         try:
             pull.plan()
         except QueryError as exc:
-            logger.debug("%s: no parallel pull (%s); following nextLink instead", entity, exc)
+            logger.debug("%s: no parallel pull (%s); following nextLink instead", query.entity, exc)
             return None
         except ServiceUnreachableError as exc:
             raise bulk.interrupted(
                 exc, call=call, partial=None, kept="nothing was read yet"
             ) from exc
-        more = pull.total is not None and pull.total - (skip or 0) > (top or 0)
+        more = pull.total is not None and pull.total - (query.skip or 0) > (top or 0)
         if warn_top and top is not None and more:
-            warnings.warn(f"query({entity!r}) stopped at top={top}; more rows match", stacklevel=4)
+            warnings.warn(
+                f"query({query.entity!r}) stopped at top={top}; more rows match", stacklevel=4
+            )
         return bulk
 
     def _bulk_frames(self, bulk: _Bulk, entity: str, progress: bool) -> Iterator[pd.DataFrame]:
@@ -474,18 +342,11 @@ class DataMixin(EntitiesMixin):
         >>> for page in pages:  # doctest: +SKIP
         ...     totals = page.groupby("CustomerId")["Amount"].sum()
         """
-        for page in self._pages(
-            entity,
-            filter=filter,
-            select=select,
-            orderby=orderby,
-            top=top,
-            skip=skip,
-            search=search,
-            expand=expand,
-            count=count,
-            next_link=next_link,
-        ):
+        query = DataQuery.build(
+            entity, filter=filter, select=select, orderby=orderby, top=top, skip=skip,
+            search=search, expand=expand, count=count,
+        )  # fmt: skip
+        for page in self._pages(query, next_link=next_link):
             yield page.frame
 
     def query(
@@ -579,19 +440,12 @@ class DataMixin(EntitiesMixin):
 
         from ci_toolkit.bulk.accumulator import concat_frames
 
+        query = DataQuery.build(
+            entity, filter=filter, select=select, orderby=orderby, top=top, skip=skip,
+            search=search, expand=expand, count=count,
+        )  # fmt: skip
         if parallel and next_link is None:
-            bulk = self._bulk(
-                entity,
-                filter=filter,
-                select=select,
-                orderby=orderby,
-                top=top,
-                skip=skip,
-                search=search,
-                expand=expand,
-                max_concurrency=max_concurrency,
-                warn_top=count,
-            )
+            bulk = self._bulk(query, max_concurrency=max_concurrency, warn_top=count)
             if bulk is not None:
                 parts: list[pd.DataFrame] = []
                 try:
@@ -616,19 +470,7 @@ class DataMixin(EntitiesMixin):
         bar: Any = None
         odata: dict[str, Any] = {}
         try:
-            for page in self._pages(
-                entity,
-                filter=filter,
-                select=select,
-                orderby=orderby,
-                top=top,
-                skip=skip,
-                search=search,
-                expand=expand,
-                count=count,
-                next_link=next_link,
-                call="query",
-            ):
+            for page in self._pages(query, next_link=next_link, call="query"):
                 frames_.append(page.frame)
                 odata = dict(page.frame.attrs.get("odata") or {})
                 if bar is None and page.has_next and progress:
@@ -704,33 +546,41 @@ class DataMixin(EntitiesMixin):
         >>> for batch in ci.iter_batches("UnifiedActivity", batch_rows=50_000):  # doctest: +SKIP
         ...     totals = batch.groupby("ActivityType")["Amount"].sum()
         """
+        check_int(batch_rows, "batch_rows", 1)
+        query = DataQuery.build(
+            entity, filter=filter, select=select, top=top, skip=skip, search=search, expand=expand
+        )
+        return self._batches(
+            query, batch_rows=batch_rows, progress=progress, parallel=parallel,
+            max_concurrency=max_concurrency,
+        )  # fmt: skip
+
+    def _batches(
+        self,
+        query: DataQuery,
+        *,
+        batch_rows: int,
+        progress: bool,
+        parallel: bool,
+        max_concurrency: int | None,
+    ) -> Iterator[pd.DataFrame]:
         from ci_toolkit.bulk.accumulator import concat_frames
         from ci_toolkit.bulk.rebatch import Rebatcher
 
-        _check_int(batch_rows, "batch_rows", 1)
+        entity = query.entity
         source: Iterator[pd.DataFrame] | None = None
         bulk: _Bulk | None = None
         if parallel:
             bulk = self._bulk(
-                entity,
-                filter=filter,
-                select=select,
-                orderby=None,
-                top=top,
-                skip=skip,
-                search=search,
-                expand=expand,
+                query,
                 max_concurrency=max_concurrency,
-                partition_rows=min(batch_rows, DEFAULT_BATCH_PARTITION_ROWS),
+                partition_rows=min(batch_rows, _defaults.BULK_BATCH_PARTITION_ROWS),
                 call="iter_batches",
             )
             if bulk is not None:
                 source = self._bulk_frames(bulk, entity, progress)
         if source is None:
-            source = self.iter_pages(
-                entity, filter=filter, select=select, top=top, skip=skip, search=search,
-                expand=expand,
-            )  # fmt: skip
+            source = (page.frame for page in self._pages(query, call="iter_batches"))
         batches = Rebatcher(batch_rows)
         try:
             for frame in source:
@@ -774,8 +624,9 @@ class DataMixin(EntitiesMixin):
         Parameters
         ----------
         path : str or os.PathLike
-            The file to write; it appears only when the pull is complete (written as
-            ``<path>.partial`` first).
+            The file to write, in a folder that exists; it appears only when the pull is
+            complete (each call writes a hidden temporary file of its own first, so two
+            calls to one path never mix their rows).
         entity : str
             Entity name.
         filter, select, top, skip, search, expand
@@ -794,8 +645,11 @@ class DataMixin(EntitiesMixin):
         ------
         ci_toolkit.exceptions.PullInterruptedError
             The service stopped answering part-way: the rows read are kept in
-            ``<path>.partial`` (its ``saved_to``, a valid Parquet file), and
+            ``<path>.partial`` (its ``saved_to``, a valid Parquet file; ``.partial-2``... when
+            an earlier call's rows are there, which are never replaced or deleted), and
             ``ci.to_parquet(other_path, entity, **err.resume)`` writes only the rest.
+        ValueError
+            ``path``'s folder does not exist or cannot be written (nothing is read).
 
         Examples
         --------
@@ -805,17 +659,19 @@ class DataMixin(EntitiesMixin):
         >>> pd.read_parquet("activities.parquet").shape  # doctest: +SKIP
         """
         from ci_toolkit import frames
-        from ci_toolkit.bulk.parquet import write_parquet
+        from ci_toolkit.bulk.parquet import check_folder, write_parquet
 
-        _check_int(row_group_rows, "row_group_rows", 1)
-        batches = self.iter_batches(
-            entity, filter=filter, select=select, top=top, skip=skip, search=search,
-            expand=expand, batch_rows=row_group_rows, progress=progress, parallel=parallel,
+        check_int(row_group_rows, "row_group_rows", 1)
+        check_folder(path)
+        query = DataQuery.build(
+            entity, filter=filter, select=select, top=top, skip=skip, search=search, expand=expand
+        )
+        batches = self._batches(
+            query, batch_rows=row_group_rows, progress=progress, parallel=parallel,
             max_concurrency=max_concurrency,
         )  # fmt: skip
-        selected = _names(select, "select")
         types = self._column_types(entity)
-        empty = frames.entity_frame([], types, columns=selected or list(types))
+        empty = frames.entity_frame([], types, columns=query.columns(types))
         try:
             return write_parquet(batches, path, row_group_rows=row_group_rows, empty=empty)
         except PullInterruptedError as exc:

@@ -49,7 +49,9 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ci_toolkit import _defaults
 from ci_toolkit.exceptions import (
+    JobTimeoutError,
     ServiceError,
     ServiceUnreachableError,
     ThrottledError,
@@ -67,7 +69,6 @@ __all__ = [
     "MAX_FAILED_POLLS",
     "OPERATION_TYPES",
     "JobHandle",
-    "JobTimeoutError",
     "JobsMixin",
     "describe_cron",
 ]
@@ -88,13 +89,7 @@ OPERATION_TYPES = (
 FINAL_STATUSES = frozenset({"successful", "failed", "timedOut", "aborted", "deleted", "skipped"})
 
 #: Polls in a row :meth:`JobHandle.wait` lets fail (after their retries) before it gives up.
-MAX_FAILED_POLLS = 3
-
-#: Recent jobs listed to tell a job this client submitted from the ones before it.
-_RECENT_JOBS = 50
-
-#: Statuses after which a submission may or may not have created the job.
-_UNSURE_STATUSES = frozenset({502, 503, 504})
+MAX_FAILED_POLLS = _defaults.JOB_MAX_FAILED_POLLS
 
 JOB_COLUMNS: list[tuple[str, str, Kind]] = [
     ("jobId", "jobId", "str"),
@@ -224,27 +219,6 @@ def _job_row(job: Mapping[str, Any]) -> dict[str, Any]:
         if job.get("tasks") is not None
         else None,
     }
-
-
-class JobTimeoutError(TimeoutError):
-    """:meth:`JobHandle.wait` gave up before the job finished (the job keeps running).
-
-    Attributes
-    ----------
-    job_id : str
-        The job.
-    status : str
-        Its last known status.
-    """
-
-    def __init__(self, job_id: str, status: str, timeout: float) -> None:
-        self.job_id = job_id
-        self.status = status
-        self.timeout = timeout
-        super().__init__(
-            f"job {job_id} is still {status!r} after {timeout:g} s; it keeps running on "
-            "the service: call wait() again, or cancel() it"
-        )
 
 
 class JobHandle:
@@ -579,12 +553,14 @@ class JobsMixin(ResourceBase):
         return handle
 
     def _recent_job_ids(self) -> set[str]:
-        body = self._get(self._jobs_path(), params={"top": _RECENT_JOBS}) or []
+        body = self._get(self._jobs_path(), params={"top": _defaults.JOB_RECENT_JOBS}) or []
         return {str(j.get("jobId")) for j in body}
 
     def _new_job(self, known: set[str], operation_type: str, ids: list[str]) -> dict[str, Any]:
         """A job created since ``known`` was listed, of this operation and identifiers."""
-        body = self._get(self._jobs_path(), params={"top": _RECENT_JOBS, "includeTasks": "true"})
+        body = self._get(
+            self._jobs_path(), params={"top": _defaults.JOB_RECENT_JOBS, "includeTasks": "true"}
+        )
         for job in body or []:  # newest first
             if (
                 str(job.get("jobId")) not in known
@@ -598,7 +574,7 @@ class JobsMixin(ResourceBase):
         """Send the job submission once, re-sending only when the service created nothing."""
         import httpx
 
-        from ci_toolkit.http.errors import is_certificate_failure
+        from ci_toolkit.exceptions import is_certificate_failure
 
         policy = self._session.retry_policy
         known = self._recent_job_ids()
@@ -635,7 +611,7 @@ class JobsMixin(ResourceBase):
                     ) from exc
                 unanswered = isinstance(exc, ServiceUnreachableError)
                 if attempt >= policy.max_attempts or not (
-                    unanswered or exc.status in _UNSURE_STATUSES
+                    unanswered or exc.status in _defaults.JOB_UNSURE_STATUSES
                 ):
                     raise
                 wait = min(policy.backoff_max, policy.backoff_initial * 2 ** (attempt - 1))

@@ -174,10 +174,10 @@ def transfer(p: dict[str, Any]) -> dict[str, Any]:
 
     ci = ci_toolkit.connect(prompt=lambda *a: None)
     types = ci._column_types("Customer")
-    client = ci.session._client
+    client = ci.session.client
     path = ci._path("data/Customer")
     started = time.perf_counter()
-    pull = BulkPull(client, path, key="CustomerId", columns=list(types), types=types,
+    pull = BulkPull(ci.session, path, key="CustomerId", columns=list(types), types=types,
                     max_concurrency=p["max_concurrency"])  # fmt: skip
     pull.plan()
     assert pull._partitions is not None

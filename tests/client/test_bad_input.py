@@ -10,6 +10,7 @@ before (:func:`unchanged`).
 from __future__ import annotations
 
 import json
+import re
 import time
 import traceback
 from collections.abc import Iterator
@@ -294,6 +295,36 @@ def test_missing_subscription_key(world: Emulator) -> None:
     assert prompt.codes == []  # nothing was sent
 
 
+@pytest.mark.parametrize(
+    ("cut", "what"),
+    [
+        ("\n", "a line break"),
+        ("\r\n", "a carriage return"),
+        ("\t", "a tab"),
+        ("\x7f", "U+007F"),
+        ("\u200b", "U+200B"),  # a zero-width space: invisible when pasted
+    ],
+)
+@pytest.mark.parametrize("via", ["argument", "environment"])
+def test_subscription_key_with_a_control_character(
+    world: Emulator, monkeypatch: pytest.MonkeyPatch, cut: str, what: str, via: str
+) -> None:
+    key = world.settings.subscription_key
+    pasted = key[:10] + cut + key[10:]
+    prompt = RecordingPrompt()
+    if via == "environment":
+        monkeypatch.setenv("CI_SUBSCRIPTION_KEY", pasted)
+    with pytest.raises(exc.ConfigurationError) as info:
+        connect(world, prompt, subscription_key=pasted if via == "argument" else None)
+    text = assert_toolkit_error(info, exc.ConfigurationError)
+    assert "Setting subscription_key (CI_SUBSCRIPTION_KEY)" in text
+    assert what in text
+    assert "position 11" in text
+    for form in [*exc.renderings(pasted), key[:10], key[10:]]:
+        assert form not in text  # not the value, escaped or not, nor a piece of it
+    assert prompt.codes == []  # refused before any request
+
+
 def test_wrong_subscription_key(world: Emulator) -> None:
     wrong = "0123456789abcdef0123456789abcdef"
     with connect(world, subscription_key=wrong) as ci:
@@ -367,3 +398,84 @@ def test_missing_config_value(world: Emulator, tmp_path: Path) -> None:
     assert f"config file {config}" in text  # where the other values came from
     assert s.subscription_key not in text
     assert prompt.codes == []
+
+
+# --- files, URLs, argument types, a closed connection ---------------------------------------------
+
+
+def test_ca_file_that_is_not_a_pem_bundle(world: Emulator, tmp_path: Path) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("this is not a certificate\n", encoding="utf-8")
+    prompt = RecordingPrompt()
+    with pytest.raises(exc.ConfigurationError) as info:
+        connect(world, prompt, ca_file=not_pem)
+    text = assert_toolkit_error(info, exc.ConfigurationError)
+    assert f"ca_file {not_pem} (CI_CA_FILE) is not a CA bundle in PEM form" in text
+    assert prompt.codes == []
+
+
+def test_config_file_that_is_not_utf8(world: Emulator, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_bytes('tenant_id = "café"\n'.encode("latin-1"))
+    with pytest.raises(exc.ConfigurationError) as info:
+        ci_toolkit.connect(prompt=RecordingPrompt(), config_file=config, token_cache=False)
+    text = assert_toolkit_error(info, exc.ConfigurationError)
+    assert f"Cannot read the config file {config}: it is not UTF-8 text" in text
+    assert "Save it as UTF-8" in text
+
+
+def _assert_value_error_from_the_toolkit(error: BaseException) -> str:
+    assert type(error) is ValueError, repr(error)
+    last = traceback.extract_tb(error.__traceback__)[-1]
+    assert Path(last.filename).resolve().is_relative_to(PACKAGE), last
+    return str(error)
+
+
+def test_a_query_whose_url_grows_too_long(admin: CustomerInsights) -> None:
+    ids = [f"{n:032x}" for n in range(400)]  # 400 customer ids: about 16,000 characters
+    sent = count_requests(admin)
+    with pytest.raises(ValueError, match="request URL would be") as info:
+        admin.query("Customer", filter=ci_toolkit.odata.F.in_("CustomerId", ids), progress=False)
+    text = _assert_value_error_from_the_toolkit(info.value)
+    assert "over the 8,192 that the service's front end accepts" in text
+    assert "F.in_ over fewer values per call" in text
+    assert not [r for r in sent if "/data/" in r.url.path]  # never sent
+
+
+@pytest.mark.parametrize(
+    ("call", "names"),
+    [
+        (lambda ci: ci.query(["Customer"]), "expected a non-empty name"),
+        (lambda ci: ci.query("Customer", top="10"), "top must be an integer"),
+        (lambda ci: ci.query("Customer", select=5), "select"),
+        (lambda ci: ci.query("Customer", orderby=5), "orderby"),
+        (lambda ci: ci.query("Customer", max_concurrency=0), "max_concurrency"),
+        (lambda ci: ci.query("Customer", search=5), "search"),
+        (lambda ci: list(ci.iter_batches("Customer", batch_rows=0)), "batch_rows"),
+        (lambda ci: ci.to_parquet("/no/such/folder/c.parquet", "Customer"), "does not exist"),
+        (lambda ci: ci.measure(None), "expected a non-empty name"),
+        (lambda ci: ci.job(42), "expected a non-empty name"),
+    ],
+)
+def test_wrong_argument_types(admin: CustomerInsights, call: Any, names: str) -> None:
+    sent = count_requests(admin)
+    with pytest.raises(ValueError, match=re.escape(names)) as info:
+        call(admin)
+    assert names in _assert_value_error_from_the_toolkit(info.value)
+    assert sent == []  # refused before any request
+
+
+def test_filter_of_the_wrong_type(admin: CustomerInsights) -> None:
+    with pytest.raises(TypeError, match="expected a Filter or a str, got int"):
+        admin.query("Customer", filter=42)  # type: ignore[arg-type]
+
+
+def test_use_after_close(world: Emulator) -> None:
+    ci = connect(world)
+    ci.segments()
+    ci.close()
+    with pytest.raises(exc.CustomerInsightsError) as info:
+        ci.segments()
+    text = assert_toolkit_error(info, exc.CustomerInsightsError)
+    assert "This connection is closed" in text
+    assert "connect() again" in text

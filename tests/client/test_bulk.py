@@ -22,9 +22,10 @@ import ci_toolkit
 from ci_toolkit.bulk import BulkPull, IncompletePullWarning
 from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator, EmulatorConfig
-from ci_toolkit.exceptions import QueryError
+from ci_toolkit.exceptions import CustomerInsightsError, QueryError, ThrottledError
 from ci_toolkit.http.session import ApiSession
 from ci_toolkit.odata import F
+from ci_toolkit.resources.query import DataQuery
 from tests.client.conftest import make_session
 from tests.support import emulator_env, isolate_user_settings
 
@@ -56,15 +57,12 @@ def reference(emu: Emulator) -> pd.DataFrame:
 
 def _pull(ci: CustomerInsights, entity: str = "Customer", **options: Any) -> BulkPull:
     """A planned BulkPull as query() builds it (to read its statistics)."""
+    query = DataQuery.build(
+        entity, filter=options.get("filter"), select=options.get("select"),
+        top=options.get("top"), skip=options.get("skip"),
+    )  # fmt: skip
     bulk = ci._bulk(
-        entity,
-        filter=options.get("filter"),
-        select=options.get("select"),
-        orderby=None,
-        top=options.get("top"),
-        skip=options.get("skip"),
-        search=None,
-        expand=None,
+        query,
         max_concurrency=options.get("max_concurrency"),
         partition_rows=options.get("partition_rows"),
     )
@@ -140,10 +138,7 @@ def test_empty_result_has_typed_columns(bulk_ci: CustomerInsights) -> None:
 
 
 def test_orderby_or_a_keyless_table_fall_back_to_next_link(bulk_ci: CustomerInsights) -> None:
-    assert bulk_ci._bulk(
-        "Customer", filter=None, select=None, orderby="LastName", top=None, skip=None,
-        search=None, expand=None, max_concurrency=None,
-    ) is None  # fmt: skip
+    assert bulk_ci._bulk(DataQuery.build("Customer", orderby="LastName")) is None
     df = bulk_ci.query("Customer", orderby="LastName desc", select=["LastName"], progress=False)
     assert len(df) == PROFILES
     assert df["LastName"].is_monotonic_decreasing
@@ -241,9 +236,16 @@ class FakeService:
         self.duplicate_once = False
         self.bad_links = 0
         self.count_offset = 0
+        self.link_host: str | None = None  # nextLinks point at this host instead
+        self.long_throttles = 0  # key-range requests answered 429 with Retry-After: 90
+        self.hosts: list[str] = []  # the host of every request received
+        self.paths: list[str] = []  # and its path
         self.lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.hosts.append(request.url.host)
+            self.paths.append(request.url.path)
         if request.url.path.endswith("/manage/entities/Thing"):
             return httpx.Response(200, json=META)
         p = request.url.params
@@ -251,8 +253,12 @@ class FakeService:
             with self.lock:
                 self.bad_links -= 1
             return httpx.Response(400, json={"errorCode": "BadRequest", "message": "bad token"})
-        rows = self.rows
         text = p.get("$filter", "")
+        if self.long_throttles and "Id ge" in text:
+            with self.lock:
+                self.long_throttles -= 1
+            return httpx.Response(429, headers={"Retry-After": "90"}, json={"message": "slow"})
+        rows = self.rows
         for op, value in _BOUND.findall(text):
             rows = [r for r in rows if {"ge": r["Id"] >= value, "gt": r["Id"] > value,
                                         "lt": r["Id"] < value}[op]]  # fmt: skip
@@ -278,6 +284,8 @@ class FakeService:
         body["value"] = page
         if more:
             nxt = httpx.URL(str(request.url)).copy_set_param("$skiptoken", link)
+            if self.link_host:
+                nxt = nxt.copy_with(host=self.link_host)
             body["@odata.nextLink"] = str(nxt)
         return httpx.Response(200, json=body)
 
@@ -285,6 +293,78 @@ class FakeService:
 def fake_client(service: FakeService) -> CustomerInsights:
     session = ApiSession(httpx.Client(base_url=BASE, transport=httpx.MockTransport(service)))
     return CustomerInsights(session, instance_id="i1")
+
+
+PULLS = {
+    "query": lambda ci, **o: ci.query("Thing", progress=False, **o),
+    "iter_batches": lambda ci, **o: list(ci.iter_batches("Thing", progress=False, **o)),
+    "to_parquet": lambda ci, path, **o: ci.to_parquet(path, "Thing", progress=False, **o),
+}
+
+
+def _run(call: str, ci: CustomerInsights, tmp_path: Path, **options: Any) -> Any:
+    if call == "to_parquet":
+        return PULLS[call](ci, tmp_path / "thing.parquet", **options)
+    return PULLS[call](ci, **options)
+
+
+def test_two_to_parquet_calls_to_one_path_at_once_each_write_a_whole_file(
+    bulk_ci: CustomerInsights, reference: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Concurrent writers to one path are safe: each writes its own temporary file."""
+    target = tmp_path / "customers.parquet"
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            bulk_ci.to_parquet(target, "Customer", row_group_rows=500, progress=False)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+    written = pd.read_parquet(target)
+    assert written["CustomerId"].tolist() == reference["CustomerId"].tolist()
+
+
+def test_to_parquet_into_a_missing_folder_is_refused_before_any_request(
+    tmp_path: Path,
+) -> None:
+    service = FakeService(10)
+    with pytest.raises(ValueError, match="does not exist: create it first"):
+        fake_client(service).to_parquet(tmp_path / "no" / "t.parquet", "Thing", progress=False)
+    assert service.paths == []
+
+
+@pytest.mark.parametrize("call", list(PULLS))
+def test_a_parallel_pull_never_follows_a_next_link_to_another_host(
+    call: str, tmp_path: Path
+) -> None:
+    """The parallel path sends through the session, whose origin check refuses the link."""
+    service = FakeService(5_000)  # ranges of 250 rows: each follows a nextLink
+    service.link_host = "evil.example"
+    with pytest.raises(CustomerInsightsError, match="Refusing to send credentials"):
+        _run(call, fake_client(service), tmp_path)
+    assert "evil.example" not in service.hosts
+    assert set(service.hosts) == {"ci.example"}
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("call", list(PULLS))
+def test_a_parallel_pull_does_not_wait_out_a_retry_after_the_policy_refuses(
+    call: str, tmp_path: Path
+) -> None:
+    """One Retry-After rule: over ``max_retry_after`` (60 s) a ThrottledError at once."""
+    service = FakeService(1_000)
+    service.long_throttles = 1
+    with pytest.raises(ThrottledError) as info:
+        _run(call, fake_client(service), tmp_path)
+    assert info.value.retry_after == 90
 
 
 def test_fake_service_healthy_pull_is_exact() -> None:

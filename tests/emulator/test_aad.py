@@ -12,7 +12,7 @@ import msal
 import pytest
 
 from ci_toolkit.emulator import Emulator
-from ci_toolkit.emulator.identity import API_AUDIENCE
+from ci_toolkit.emulator.identity import API_AUDIENCE, V1_ISSUER
 
 
 @pytest.fixture
@@ -74,23 +74,47 @@ def call_api(emulator: Emulator, http: httpx.Client, token: str, path: str) -> h
 
 
 def test_openid_configuration_and_jwks(emulator: Emulator, http: httpx.Client) -> None:
+    """The v2.0 document (MSAL's) names the ID tokens' issuer; the v1.0 document names the
+    access tokens' issuer and keys, and a v1.0 access token verifies against exactly those.
+
+    Source: Microsoft identity platform, "Access token claims reference"
+    (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference,
+    MicrosoftDocs/entra-docs docs/identity-platform/access-token-claims-reference.md): the
+    ``iss`` of a v2.0 token ends in ``/v2.0``; Azure AD's v1.0 discovery document names
+    ``https://sts.windows.net/<tenant id>/``.
+    """
     settings = emulator.settings
     doc = http.get(f"{settings.authority}/v2.0/.well-known/openid-configuration").json()
     assert doc["issuer"] == f"{settings.authority}/v2.0"
     assert doc["device_authorization_endpoint"] == f"{settings.authority}/oauth2/v2.0/devicecode"
     assert doc["token_endpoint"] == f"{settings.authority}/oauth2/v2.0/token"
-    keys = http.get(doc["jwks_uri"]).json()["keys"]
+    v1 = http.get(f"{settings.authority}/.well-known/openid-configuration").json()
+    assert v1["issuer"] == V1_ISSUER.format(tenant_id=settings.tenant_id)
+    assert v1["issuer"] == f"https://sts.windows.net/{settings.tenant_id}/"
+    keys = http.get(v1["jwks_uri"]).json()["keys"]
     assert keys[0]["kty"] == "RSA"
-    # An access token verifies against the published key.
+    assert http.get(doc["jwks_uri"]).json()["keys"] == keys
+    # An access token verifies against the published key, audience and v1.0 issuer.
     token = emulator.mint_token("viewer")
     key = jwt.PyJWK(keys[0]).key
-    verified = jwt.decode(token, key, algorithms=["RS256"], audience=API_AUDIENCE)
-    assert verified["iss"] == doc["issuer"]
-    v1 = http.get(f"{settings.authority}/.well-known/openid-configuration")
-    assert v1.status_code == 200
+    verified = jwt.decode(
+        token, key, algorithms=["RS256"], audience=API_AUDIENCE, issuer=v1["issuer"]
+    )
+    assert verified["ver"] == "1.0"
 
 
 def test_device_code_auto_approve_with_msal(emulator: Emulator, http: httpx.Client) -> None:
+    """Real MSAL's device code flow gets a v1.0 access token and a v2.0 ID token.
+
+    Source: Microsoft identity platform, "Access token claims reference"
+    (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference):
+    with an App ID URI as ``aud`` (``https://api.ci.ai.microsoft.com``, the scope's resource)
+    the token is v1.0 ("In v2.0 tokens, this value is always the client ID of the API");
+    ``appid``/``appidacr``/``unique_name`` are "only present in v1.0 tokens", ``azp``,
+    ``azpacr`` and ``preferred_username`` "only present in v2.0 tokens"; ``x5t`` is "emitted
+    only in v1.0 access tokens". "ID token claims reference": an ID token's version "is based
+    on the endpoint from where it was requested" (MSAL uses v2.0).
+    """
     app = public_app(emulator, http)
     flow = app.initiate_device_flow(scopes=[emulator.settings.scope])
     assert flow["verification_uri"].endswith("/devicelogin")
@@ -100,7 +124,18 @@ def test_device_code_auto_approve_with_msal(emulator: Emulator, http: httpx.Clie
     token_claims = claims(result["access_token"])
     admin = emulator.state.directory.user_for_role("admin")
     assert token_claims["aud"] == API_AUDIENCE
-    assert token_claims["iss"] == emulator.settings.authority + "/v2.0"
+    assert token_claims["iss"] == f"https://sts.windows.net/{emulator.settings.tenant_id}/"
+    assert token_claims["ver"] == "1.0"
+    # v1.0 only: appid/appidacr and unique_name; never the v2.0 azp or preferred_username.
+    assert token_claims["appid"] == emulator.settings.client_id
+    assert token_claims["appidacr"] == "0"
+    assert token_claims["unique_name"] == admin.upn
+    assert not {"azp", "azpacr", "preferred_username"} & set(token_claims)
+    header = jwt.get_unverified_header(result["access_token"])
+    assert header["x5t"] == header["kid"]
+    # The ID token comes from the v2.0 endpoint: v2.0, issued by the authority's v2.0 issuer.
+    assert result["id_token_claims"]["iss"] == emulator.settings.authority + "/v2.0"
+    assert result["id_token_claims"]["ver"] == "2.0"
     assert token_claims["scp"] == "user_impersonation"
     assert token_claims["oid"] == admin.object_id
     assert token_claims["tid"] == emulator.settings.tenant_id
@@ -214,6 +249,8 @@ def test_refresh_token_grant_with_msal(emulator: Emulator, http: httpx.Client) -
 
 
 def test_client_credentials_with_msal(emulator: Emulator, http: httpx.Client) -> None:
+    """An app token is v1.0 too: ``appid`` and ``appidacr`` ``1`` ("When you use the client ID
+    and client secret, the value is 1", "Access token claims reference"), no ``azp``."""
     app = confidential_app(emulator, http)
     result = app.acquire_token_for_client([emulator.settings.app_scope])
     assert "access_token" in result, result
@@ -221,7 +258,10 @@ def test_client_credentials_with_msal(emulator: Emulator, http: httpx.Client) ->
     token_claims = claims(result["access_token"])
     assert token_claims["roles"] == ["api.access"]
     assert "scp" not in token_claims
-    assert token_claims["azp"] == emulator.settings.confidential_client_id
+    assert token_claims["appid"] == emulator.settings.confidential_client_id
+    assert token_claims["appidacr"] == "1"
+    assert token_claims["ver"] == "1.0"
+    assert "azp" not in token_claims
     assert token_claims["oid"] == emulator.state.directory.app_principal.object_id
     response = call_api(emulator, http, result["access_token"], "/instances")
     assert response.status_code == 200
@@ -287,7 +327,10 @@ def test_domain_authority_works_too(emulator: Emulator, http: httpx.Client) -> N
     result = app.acquire_token_by_device_flow(
         app.initiate_device_flow(scopes=[emulator.settings.scope])
     )
-    assert claims(result["access_token"])["iss"] == emulator.settings.authority + "/v2.0"
+    assert claims(result["access_token"])["iss"] == V1_ISSUER.format(
+        tenant_id=emulator.settings.tenant_id
+    )
+    assert result["id_token_claims"]["iss"] == emulator.settings.authority + "/v2.0"
 
 
 def test_expired_token_is_refused_and_msal_refreshes_it(

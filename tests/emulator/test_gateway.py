@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ci_toolkit.emulator import Emulator
+from ci_toolkit.emulator.identity import V1_ISSUER
 from tests.emulator.contract import assert_matches_contract
 
 
@@ -174,13 +175,24 @@ def signed_token(emulator: Emulator, **changes: object) -> str:
         (lambda emu: signed_token(emu, nbf=int(time.time()) + 600), "not yet valid"),
         (lambda emu: signed_token(emu, tid=str(uuid.uuid4())), "another tenant"),
         (lambda emu: signed_token(emu, oid=str(uuid.uuid4())), "unknown principal"),
+        # The API takes Azure AD's v1.0 access tokens only (issue 16; "Access token claims
+        # reference": a v2.0 token's iss ends in /v2.0 and its ver is 2.0).
+        (
+            lambda emu: emu.state.tokens.mint_access_token(
+                emu.state.directory.users[0],
+                issuer=f"{emu.state.public_url}/{emu.state.directory.tenant_id}/v2.0",
+                lifetime=60,
+            ),
+            "issuer",
+        ),
+        (lambda emu: signed_token(emu, ver="2.0"), "version"),
         (
             lambda emu: emu.state.tokens.mint_id_token(
                 emu.state.directory.users[0],
                 issuer=f"{emu.state.public_url}/{emu.state.directory.tenant_id}/v2.0",
                 client_id=emu.settings.client_id,
             ),
-            "audience",
+            "issuer",  # a v2.0 ID token: the v2.0 issuer (and the client's audience)
         ),
     ],
     ids=[
@@ -197,6 +209,8 @@ def signed_token(emulator: Emulator, **changes: object) -> str:
         "not-yet-valid",
         "other-tenant",
         "unknown-principal",
+        "v2-issuer",
+        "v2-version",
         "id-token",
     ],
 )
@@ -347,7 +361,7 @@ def test_faults_and_credentials_apply_to_the_api_only(faults: Emulator, bare: ht
 
 
 def _issuer(emulator: Emulator) -> str:
-    return f"{emulator.state.public_url}/{emulator.state.directory.tenant_id}/v2.0"
+    return V1_ISSUER.format(tenant_id=emulator.state.directory.tenant_id)
 
 
 def test_a_remembered_token_is_rejected_once_it_expires(

@@ -251,6 +251,31 @@ def test_emulator_stopping_mid_parquet_write_keeps_a_valid_file_of_the_rows_read
     assert whole["CustomerId"].tolist() == truth
 
 
+def test_to_parquet_again_while_the_service_is_down_never_deletes_the_saved_rows(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    """A saved partial is never deleted by a call that did not supersede it."""
+    ci = connect(emu, retry_policy=RetryPolicy(max_attempts=2))
+    ci.attributes("Customer")
+    emu.set_faults(latency_ms=100)
+    stopper = _stop_after(ci, emu, data_responses=130)
+    target = tmp_path / "customers.parquet"
+    with pytest.raises(PullInterruptedError) as first:
+        ci.to_parquet(target, "Customer", row_group_rows=2_000, progress=False)
+    stopper.join(30)
+    saved = first.value.saved_to
+    assert saved == tmp_path / "customers.parquet.partial"
+    kept = saved.read_bytes()
+    for _ in range(2):  # the user tries again (twice) before the service is back
+        with pytest.raises(PullInterruptedError) as again:
+            ci.to_parquet(target, "Customer", row_group_rows=2_000, progress=False)
+        assert again.value.saved_to is None  # nothing read, nothing saved
+    ci.close()
+    assert saved.read_bytes() == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == [saved.name]  # no temporary left
+    assert len(pd.read_parquet(saved)) == first.value.rows_saved > 0
+
+
 def test_job_wait_gives_up_when_the_service_is_gone(emu: Emulator) -> None:
     ci = connect(emu, retry_policy=RetryPolicy(max_attempts=2))
     job = ci.refresh("all", force=True)

@@ -21,6 +21,7 @@ from ci_toolkit.auth import TokenCacheStore
 from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator
 from tests.security.conftest import Secrets, connect
+from tests.support import RecordingPrompt
 
 #: The top-level sections of MSAL's serialized token cache.
 MSAL_SECTIONS = {"AccessToken", "RefreshToken", "IdToken", "Account", "AppMetadata"}
@@ -136,3 +137,28 @@ def test_no_token_cache_writes_nothing(vault: Emulator, tmp_path: Path) -> None:
         assert credential is not None
         assert credential.cache.path is None
     assert not _cache_dir(tmp_path).exists()
+
+
+@pytest.mark.parametrize(
+    "garbage", [b'{"AccessToken": {"x": ', b"\x00\xff\xfe not json", b"[1, 2]"]
+)
+def test_a_corrupt_cache_file_is_set_aside_and_the_user_signs_in_again(
+    vault: Emulator, tmp_path: Path, garbage: bytes
+) -> None:
+    """A truncated or corrupt cache: a warning naming the file, kept aside, a new sign-in."""
+    with connect(vault) as ci:
+        ci.segments()
+        path = _cache_file(ci)
+    path.write_bytes(garbage)  # truncated by a full disk, or overwritten by another tool
+    prompt = RecordingPrompt()
+    with pytest.warns(UserWarning, match="could not be read") as warned:
+        ci = connect(vault, prompt=prompt)
+    with ci:
+        ci.segments()
+    assert str(path) in str(warned[0].message)
+    assert len(prompt.codes) == 1  # signed in again, once
+    aside = [p for p in path.parent.iterdir() if p.name.startswith(f"{path.name}.unreadable-")]
+    assert len(aside) == 1
+    assert aside[0].read_bytes() == garbage  # kept for inspection, never lost
+    assert _mode(aside[0]) == 0o600
+    assert "AccessToken" in json.loads(path.read_text(encoding="utf-8"))  # a new, good cache

@@ -195,3 +195,21 @@ def test_msal_error_description_is_scrubbed() -> None:
     )
     assert "ab~cdefgh" not in str(error)
     assert error.error_code == "AADSTS7000215"
+
+
+@pytest.mark.parametrize(
+    "secret", ["k3y\nvalue-0123", "k3y\tv/al+ue", "k\u00e9y-\u200bvalue", 'k"ey\\value']
+)
+def test_every_rendering_of_a_secret_is_scrubbed(secret: str) -> None:
+    """Escaped (repr, JSON) and URL-encoded forms are the secret too."""
+    import json
+    from urllib.parse import quote
+
+    message = (
+        f"raw {secret} repr {secret!r} json {json.dumps(secret)} "
+        f"url ?key={quote(secret, safe='')} header {secret.encode('unicode_escape').decode()}"
+    )
+    text = str(exc.ServiceUnreachableError(message, secrets=[secret]))
+    for form in exc.renderings(secret):
+        assert form not in text
+    assert secret.encode("unicode_escape").decode() not in text

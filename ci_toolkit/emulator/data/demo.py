@@ -140,7 +140,12 @@ def _dict_array(indices: np.ndarray[Any, Any], values: list[str]) -> pa.Dictiona
 
 
 def _guids(rng: np.random.Generator, n: int) -> pa.StringArray:
-    """``n`` distinct-looking lowercase GUID strings, sorted ascending (vectorised)."""
+    """``n`` distinct-looking customer ids, sorted ascending (vectorised).
+
+    Each is a version-4 GUID written as 32 lowercase hex digits without hyphens, the form
+    Microsoft's "OData query examples" give for ``{CID}`` (``ce759201f786d590bf2134bff576c369``).
+    Fixed width and lowercase, they sort the same as text in Python and in DuckDB.
+    """
     raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # variant
@@ -150,11 +155,8 @@ def _guids(rng: np.random.Generator, n: int) -> pa.StringArray:
     nibbles = np.empty((n, 32), dtype=np.uint8)
     nibbles[:, 0::2] = hexdigits[raw >> 4]
     nibbles[:, 1::2] = hexdigits[raw & 0x0F]
-    chars = np.full((n, 36), ord("-"), dtype=np.uint8)
-    positions = [i for i in range(36) if i not in (8, 13, 18, 23)]
-    chars[:, positions] = nibbles
-    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(chars.tobytes()))
+    offsets = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(nibbles.tobytes()))
 
 
 def _masked(values: np.ndarray[Any, Any], present: np.ndarray[Any, Any]) -> pa.Array:
@@ -296,6 +298,11 @@ def build_demo(con: Any, *, profiles: int, seed: int, now: datetime) -> None:
             'ACT-' || lpad(CAST(a.n + 1 AS VARCHAR), 10, '0') AS ActivityId,
             c.CustomerId,
             CAST(a.ActivityType AS VARCHAR) AS ActivityType,
+            CASE a.ActivityType
+                WHEN 'Purchase' THEN 'Purchase' WHEN 'WebVisit' THEN 'Web visit'
+                WHEN 'EmailOpen' THEN 'Email open' ELSE 'Support case'
+            END AS ActivityTypeDisplay,
+            CAST(a.ActivityType AS VARCHAR) AS ActivityName,
             a.ActivityTime,
             a.Amount,
             CASE a.ActivityType
@@ -303,7 +310,7 @@ def build_demo(con: Any, *, profiles: int, seed: int, now: datetime) -> None:
                 WHEN 'WebVisit' THEN 'Viewed /products/' || list_extract($2, a.Detail % 8 + 1)
                 WHEN 'EmailOpen' THEN 'Opened ''' || list_extract($3, a.Detail % 5 + 1) || ''''
                 ELSE 'Case: ' || list_extract($4, a.Detail % 5 + 1)
-            END AS Subject,
+            END AS Title,
             CASE a.ActivityType
                 WHEN 'Purchase' THEN CASE WHEN a.Detail % 5 = 4 THEN 'Online' ELSE 'Store' END
                 WHEN 'WebVisit' THEN 'Online'
@@ -349,7 +356,7 @@ def _create_source_views(con: Any) -> None:
                 f"""
                 CREATE OR REPLACE VIEW "{name}" AS
                 SELECT ActivityId AS "{table.primary_key}", CustomerId AS CustomerRef,
-                       ActivityTime AS EventTime, Amount, Subject, Channel
+                       ActivityTime AS EventTime, Amount, Title AS Subject, Channel
                 FROM UnifiedActivity WHERE SourceEntity = '{name}'
                 """
             )

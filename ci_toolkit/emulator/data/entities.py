@@ -56,7 +56,7 @@ SEMANTIC_TYPES: dict[str, str] = {
 #: Attributes that ``$search`` looks at, per entity kind.
 SEARCHABLE: dict[str, list[str]] = {
     "Customer": ["FirstName", "LastName", "FullName", "Email", "Phone", "City", "Country"],
-    "UnifiedActivity": ["ActivityType", "Subject", "Channel"],
+    "UnifiedActivity": ["ActivityType", "ActivityTypeDisplay", "Title", "Channel"],
     "segment": ["FirstName", "LastName", "FullName", "Email"],
 }
 

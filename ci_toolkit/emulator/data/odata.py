@@ -44,6 +44,7 @@ __all__ = [
     "parse_orderby",
     "parse_search",
     "parse_select",
+    "resolve_property",
     "translate_filter",
 ]
 
@@ -90,6 +91,28 @@ def kind_of(sql_type: str) -> str:
 def edm_type(sql_type: str) -> str:
     """The EDM type name of a DuckDB column type (``Edm.String``...)."""
     return EDM_TYPES[kind_of(sql_type)]
+
+
+def resolve_property(name: str, columns: Mapping[str, str]) -> str | None:
+    """The column ``name`` refers to, matched as the service matches property names.
+
+    An exact match wins; otherwise the one column whose name differs only in letter case
+    (Microsoft's "OData query examples" filter on ``customerid`` against ``CustomerId``, and
+    the service answers: its OData layer resolves property names case-insensitively).
+    ``None`` when no column, or more than one, matches that way.
+
+    Examples
+    --------
+    >>> resolve_property("customerid", {"CustomerId": "VARCHAR"})
+    'CustomerId'
+    >>> resolve_property("Nope", {"CustomerId": "VARCHAR"}) is None
+    True
+    """
+    if name in columns:
+        return name
+    lowered = name.lower()
+    found = [c for c in columns if c.lower() == lowered]
+    return found[0] if len(found) == 1 else None
 
 
 def quote_ident(name: str) -> str:
@@ -303,10 +326,11 @@ class FilterTranslator:
         )
 
     def _identifier(self, node: ast.Identifier) -> _Expr:
-        name = _full_name(node)
-        if name not in self.columns:
+        given = _full_name(node)
+        name = resolve_property(given, self.columns)
+        if name is None:
             raise ODataQueryError(
-                f"Could not find a property named '{name}' on type '{self.entity}'.",
+                f"Could not find a property named '{given}' on type '{self.entity}'.",
                 target="$filter",
             )
         return _Expr(self.prefix + quote_ident(name), kind_of(self.columns[name]))
@@ -540,12 +564,13 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _check_property(name: str, columns: Mapping[str, str], entity: str, option: str) -> str:
-    if name not in columns:
+    found = resolve_property(name, columns)
+    if found is None:
         raise ODataQueryError(
             f"Could not find a property named '{name}' on type '{entity}' (in {option}).",
             target=option,
         )
-    return name
+    return found
 
 
 def parse_select(text: str | None, columns: Mapping[str, str], *, entity: str) -> list[str] | None:

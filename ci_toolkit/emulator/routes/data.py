@@ -8,6 +8,7 @@ rendered rows in memory, :meth:`DataStore.memory_page`) is answered on the event
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -23,7 +24,14 @@ from ci_toolkit.emulator.errors import ApiError
 from ci_toolkit.emulator.routes import RequestContext, operation
 from ci_toolkit.emulator.routes._common import require_instance
 
-__all__ = ["bool_param", "call_store", "int_param", "page_body", "store_of"]
+__all__ = [
+    "bool_param",
+    "call_store",
+    "documented_membership_form",
+    "int_param",
+    "page_body",
+    "store_of",
+]
 
 T = TypeVar("T")
 
@@ -80,6 +88,35 @@ async def call_store(
         raise ApiError(400, exc.code, exc.message, odata=True, target=exc.target) from None
 
 
+_MEMBERSHIP_PARAMETER = re.compile(r"^\s*IsMemberOfSegment\s*\(.*\)\s*$", re.IGNORECASE | re.DOTALL)
+
+
+def documented_membership_form(options: dict[str, str]) -> dict[str, str]:
+    """The query options with a bare ``&IsMemberOfSegment('Name')`` joined to ``$filter``.
+
+    Microsoft's "OData query examples" page writes the segment membership of one customer as
+    ``$filter=CustomerId eq '{CID}'&IsMemberOfSegment('{SegmentName}')`` and documents the
+    answer: "Returns the customer profile if they're a member of the given segment". The
+    ``&`` makes ``IsMemberOfSegment(...)`` a query parameter of its own, without a value; the
+    service reads it as a further condition of ``$filter`` (``... and IsMemberOfSegment(...)``),
+    and so does the emulator. Any other parameter without ``$`` is left alone (ignored, as
+    OData services ignore custom query options).
+
+    Examples
+    --------
+    >>> documented_membership_form({"$filter": "CustomerId eq '1'", "IsMemberOfSegment('S')": ""})
+    {'$filter': "(CustomerId eq '1') and IsMemberOfSegment('S')"}
+    """
+    extra = [k for k, v in options.items() if not v and _MEMBERSHIP_PARAMETER.match(k)]
+    if not extra:
+        return options
+    out = {k: v for k, v in options.items() if k not in extra}
+    conditions = [f"({out['$filter']})"] if out.get("$filter", "").strip() else []
+    conditions += [k.strip() for k in extra]
+    out["$filter"] = " and ".join(conditions)
+    return out
+
+
 def _next_link(request: Request, token: str) -> str:
     kept = [
         (k, v) for k, v in request.query_params.multi_items() if k not in {"$skip", "$skiptoken"}
@@ -112,7 +149,7 @@ async def get_entities(request: Request, ctx: RequestContext) -> Response:
             odata=True,
             target=path or None,
         )
-    options = {k: v for k, v in request.query_params.items()}
+    options = documented_membership_form({k: v for k, v in request.query_params.items()})
     try:  # pages cut from memory need no worker thread (handing over costs more)
         page = store.memory_page(path, options)
     except (NotFoundError, ODataQueryError):

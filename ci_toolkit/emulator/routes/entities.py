@@ -1,7 +1,9 @@
 """Entities and their metadata, sizes and data profiles; data sources; relationships;
-activity types of a customer and the key ring of a source key."""
+hierarchies; activity types of a customer and the key ring of a source key."""
 
 from __future__ import annotations
+
+import uuid
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -72,12 +74,29 @@ async def get_all_data_sources(request: Request, ctx: RequestContext) -> Respons
     return json_response([_public(s) for s in sources], ctx)
 
 
+#: ``GET .../manage/datasources/v2``: not in the v1 contract, but Microsoft's "OData query
+#: examples" page lists it ("Get data source IDs ... check the 'friendlyName' for a specific
+#: data source and then use its 'dataSourceId'"). Its route is the contract's
+#: ``/manage/datasources/{dataSourceId}``, so ``v2`` arrives as a data source id.
+DATA_SOURCES_V2 = "v2"
+
+
 @operation("Get-data-source")
 async def get_data_source(request: Request, ctx: RequestContext) -> Response:
-    """``DataSourceInfo`` of one data source (the model only with ``includeModel=true``)."""
+    """``DataSourceInfo`` of one data source (the model only with ``includeModel=true``).
+
+    ``.../manage/datasources/v2`` lists every data source instead, each as its
+    ``DataSourceMetadata`` (``dataSourceId``, ``friendlyName``, ``entityNames``...): the
+    documented listing whose items carry those two properties at the top (the body is not
+    documented beyond that; the v1 ``DataSourceInfo`` nests them under ``dataSourceMetadata``).
+    """
     store = store_of(ctx)
+    data_source_id = str(request.path_params["dataSourceId"])
+    if data_source_id.lower() == DATA_SOURCES_V2:
+        sources = await call_store(store.data_sources)
+        return json_response([s["dataSourceMetadata"] for s in sources], ctx)
     include_model = bool_param(request, "includeModel")
-    source = _public(await call_store(store.data_source, str(request.path_params["dataSourceId"])))
+    source = _public(await call_store(store.data_source, data_source_id))
     if not include_model:
         source.pop("model", None)
     return json_response(source, ctx)
@@ -102,6 +121,39 @@ async def get_relationship(request: Request, ctx: RequestContext) -> Response:
     """One relationship by name."""
     name = str(request.path_params["relationshipName"])
     return json_response(await call_store(store_of(ctx).relationship, name), ctx)
+
+
+@operation("Get-all-hierarchies")
+async def get_all_hierarchies(request: Request, ctx: RequestContext) -> Response:
+    """``HierarchyMetadata`` of every account hierarchy: none in the demo data.
+
+    Hierarchies relate business accounts to parent accounts (B2B); the demo brand's
+    customers are individuals, so the list is empty, as on a real B2C instance.
+    """
+    store_of(ctx)
+    return json_response([], ctx)
+
+
+@operation("Get-a-hierarchy")
+async def get_hierarchy(request: Request, ctx: RequestContext) -> Response:
+    """One ``HierarchyMetadata`` by id: 404 for any well-formed id (the demo has none)."""
+    store_of(ctx)
+    raw = str(request.path_params["hierarchyId"])
+    try:
+        hierarchy_id = str(uuid.UUID(raw))
+    except ValueError:
+        raise ApiError(
+            400,
+            "InvalidParameter",
+            f"'{raw}' is not a valid hierarchy id: expected a GUID such as "
+            "'00000000-0000-0000-0000-000000000000' (Get-all-hierarchies lists them).",
+        ) from None
+    raise ApiError(
+        404,
+        "HierarchyNotFound",
+        f"Hierarchy '{hierarchy_id}' was not found; this instance has no hierarchies "
+        "(Get-all-hierarchies lists them).",
+    )
 
 
 @operation("Get-Activity-Types-and-Counts")

@@ -17,7 +17,7 @@ from ci_toolkit.emulator.errors import ApiError
 from ci_toolkit.emulator.routes import RequestContext, operation
 from ci_toolkit.emulator.workflows.engine import WorkflowEngine
 from ci_toolkit.emulator.workflows.graph import SelectionError
-from ci_toolkit.emulator.workflows.model import OPERATION_TYPES
+from ci_toolkit.emulator.workflows.model import OPERATION_TYPES, canonical_operation_type
 from ci_toolkit.emulator.workflows.schedules import ScheduleError
 from ci_toolkit.emulator.workflows.timezones import supported_timezones
 
@@ -110,7 +110,10 @@ def _identifiers(request: Request) -> list[str]:
     """``identifiers`` given repeated (``identifiers=a&identifiers=b``) or comma-separated."""
     found: list[str] = []
     for value in request.query_params.getlist("identifiers"):
-        found.extend(part.strip() for part in value.split(",") if part.strip())
+        # Microsoft's examples quote the id (``identifiers='{dataSourceId}'``): quotes go.
+        found.extend(
+            part.strip().strip("'\"").strip() for part in value.split(",") if part.strip("'\" ")
+        )
     return found
 
 
@@ -123,12 +126,13 @@ async def submit_job(request: Request, ctx: RequestContext) -> Response:
         raise ApiError(400, "InvalidRequestBody", "The body must be an OnDemandJobRequest object.")
     body = body or {}
     operation_type = request.query_params.get("operationType") or body.get("operationType")
-    operation_type = operation_type or "all"
-    if operation_type not in OPERATION_TYPES:
+    given_type = str(operation_type or "all")
+    operation_type = canonical_operation_type(given_type)
+    if operation_type is None:
         raise ApiError(
             400,
             "InvalidOperationType",
-            f"operationType {operation_type!r} is not an operation type; use one of: "
+            f"operationType {given_type!r} is not an operation type; use one of: "
             + ", ".join(OPERATION_TYPES),
         )
     identifiers = _identifiers(request)

@@ -22,6 +22,7 @@ __all__ = [
     "NodeKey",
     "NodeState",
     "Task",
+    "canonical_operation_type",
     "ci_result",
     "iso",
     "utcnow",
@@ -61,6 +62,26 @@ OPERATION_TYPES = (
     "semanticEntity",
     "all",
 )
+
+
+_OPERATION_TYPES_BY_LOWER = {name.lower(): name for name in OPERATION_TYPES}
+
+
+def canonical_operation_type(value: str) -> str | None:
+    """The contract's spelling of an ``operationType`` given in any letter case, or ``None``.
+
+    The service reads the value as a .NET enum, case-insensitively: Microsoft's own "OData
+    query examples" page refreshes a data source with ``operationType=Ingestion``.
+
+    Examples
+    --------
+    >>> canonical_operation_type("Ingestion"), canonical_operation_type("SEGMENTATION")
+    ('ingestion', 'segmentation')
+    >>> canonical_operation_type("refresh") is None
+    True
+    """
+    return _OPERATION_TYPES_BY_LOWER.get(value.strip().lower())
+
 
 Status = Literal["queued", "needsUpdate", "running", "failed", "aborted", "successful", "skipped"]
 #: Statuses after which a task or job no longer changes.

@@ -19,7 +19,7 @@ from typing import Any
 from ci_toolkit.emulator.workflows.cron import CronError, CronExpression
 from ci_toolkit.emulator.workflows.exports import ExportDefinition
 from ci_toolkit.emulator.workflows.graph import Graph, SelectionError
-from ci_toolkit.emulator.workflows.model import OPERATION_TYPES
+from ci_toolkit.emulator.workflows.model import canonical_operation_type
 from ci_toolkit.emulator.workflows.timezones import DEFAULT_TIMEZONE, is_supported
 
 __all__ = ["SCHEDULES_FILE", "ScheduleStore", "demo_schedules", "validate_schedule"]
@@ -103,8 +103,9 @@ def validate_schedule(body: Any, *, graph: Graph, instance_id: str) -> dict[str,
     operation_type = body.get("operationType")
     if not isinstance(operation_type, str) or not operation_type:
         raise ScheduleError("operationType is required, e.g. 'all' or 'export'")
-    if operation_type not in OPERATION_TYPES:
+    if canonical_operation_type(operation_type) is None:
         raise ScheduleError(f"operationType {operation_type!r} is not a known operation type")
+    operation_type = canonical_operation_type(operation_type) or operation_type
     identifiers = body.get("identifiers") or []
     if not isinstance(identifiers, list) or not all(isinstance(i, str) for i in identifiers):
         raise ScheduleError("identifiers must be a list of strings")
