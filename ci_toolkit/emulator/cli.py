@@ -92,6 +92,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--data-dir", type=Path, default=None, help="folder where changes persist across runs")
     add("--output-dir", type=Path, default=None, help="folder where exports write their files")
+    add(
+        "--dataverse-rate-limit",
+        type=_positive_int,
+        default=defaults.dataverse_rate_limit,
+        help="Dataverse service protection: requests per user per window",
+    )
+    add(
+        "--dataverse-window",
+        type=_positive,
+        default=defaults.dataverse_window,
+        help="Dataverse service protection window in seconds",
+    )
+    add(
+        "--dataverse-execution-ms",
+        type=_positive,
+        default=defaults.dataverse_execution_ms,
+        help="Dataverse combined execution time per user per window (ms)",
+    )
+    add(
+        "--dataverse-concurrency",
+        type=_positive_int,
+        default=defaults.dataverse_concurrency,
+        help="Dataverse concurrent requests per user",
+    )
+    add(
+        "--dataverse-guid-order",
+        choices=("sqlserver", "lexicographic"),
+        default=defaults.dataverse_guid_order,
+        help="how the Dataverse API orders GUIDs",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
@@ -108,6 +138,11 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         auto_approve=not args.no_auto_approve,
         data_dir=args.data_dir,
         output_dir=args.output_dir,
+        dataverse_rate_limit=int(args.dataverse_rate_limit),
+        dataverse_window=args.dataverse_window,
+        dataverse_execution_ms=args.dataverse_execution_ms,
+        dataverse_concurrency=int(args.dataverse_concurrency),
+        dataverse_guid_order=args.dataverse_guid_order,
     )
 
 
@@ -130,6 +165,8 @@ def describe(settings: EmulatorSettings, config: EmulatorConfig) -> str:
         f"  CA file:           {settings.ca_file}",
         f"  device login:      {root}/devicelogin  (sign-in: {approval})",
         f"  scope:             {settings.scope}",
+        f"  Dataverse org URL: {settings.dataverse_url}  (Web API: /api/data/v9.2/)",
+        f"  Dataverse scope:   {settings.dataverse_scope}",
         "",
         "To point the toolkit at it, export:",
     ]

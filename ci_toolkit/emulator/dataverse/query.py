@@ -22,6 +22,7 @@ Example
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,6 +173,10 @@ def decode_skiptoken(table: Table, text: str) -> tuple[int, str]:
             rf'<{table.primary_id} last="\{{([0-9A-Fa-f-]{{36}})\}}"', unquote(paging.group(1))
         )
         last = found.group(1).lower() if found else None
+    try:
+        last = None if last is None else str(uuid.UUID(last))
+    except ValueError:
+        last = None
     if number is None or last is None or int(number.group(1)) < 2:
         raise DataverseError(
             400,
@@ -205,6 +210,14 @@ class DataverseFilter(FilterTranslator):
         self.order = order
         self.guids = {c.name for c in columns if c.is_guid}
         self.strings = {c.name for c in columns if c.sql_type == "VARCHAR" and not c.is_guid}
+
+    def translate(self, node: Any) -> tuple[str, list[Any]]:
+        """The SQL condition and parameters; errors name GUIDs ``Edm.Guid``."""
+        try:
+            return super().translate(node)
+        except ODataQueryError as exc:
+            exc.message = exc.message.replace("'guid'", "'Edm.Guid'")
+            raise
 
     def _identifier(self, node: ast.Identifier) -> _Expr:
         name = ".".join((*node.namespace, node.name))
@@ -360,7 +373,8 @@ def query_table(
     _check_options(table, options)
     names = [c.name for c in columns]
     selected = _select(table, options.get("$select"), names)
-    out = [ETAG, *(names if selected is None else dict.fromkeys([table.primary_id, *selected]))]
+    chosen = names if selected is None else dict.fromkeys([table.primary_id, *selected])
+    out = [ETAG, *chosen]
     orderby = _orderby(table, options.get("$orderby"), columns)
     top = _number(options.get("$top"), "$top")
     count_text = options.get("$count")
@@ -397,13 +411,34 @@ def query_table(
         )
     types = {c.name: c.sql_type for c in columns}
     types[ETAG] = "VARCHAR"
+    # Two steps: the keys of the page (only the columns the filter and order need are
+    # computed for the rows scanned), then the page's rows by key (every column, few rows).
     plan = build_page_query(
-        relation, types, entity=table.logical, key=SORT_KEY, select=out, where=where,
-        orderby=orderby, token=token, top=top, page_size=size,
+        relation, {**types, SORT_KEY: "VARCHAR"}, entity=table.logical, key=SORT_KEY,
+        select=[SORT_KEY], where=where, orderby=orderby, token=token, top=top, page_size=size,
     )  # fmt: skip
     try:
-        result = cursor.execute(plan.sql, plan.params)
-        raw = result.fetchall()
+        keys = [str(k) for (k,) in cursor.execute(plan.sql, plan.params).fetchall()]
+        more = len(keys) > plan.page_size and plan.page_size > 0
+        keys = keys[: plan.page_size]
+        wanted = ", ".join(quote_ident(c) for c in out)
+        raw: list[Any] = []
+        if keys and not orderby:  # keys in order: a range of the sorted table, re-filtered
+            conditions = f"{quote_ident(SORT_KEY)} >= ? AND {quote_ident(SORT_KEY)} <= ?"
+            params: list[Any] = [keys[0], keys[-1]]
+            if where is not None:
+                conditions += f" AND {where[0]}"
+                params += where[1]
+            raw = cursor.execute(
+                f"SELECT {wanted} FROM {relation} WHERE {conditions} ORDER BY {SORT_KEY}",
+                params,
+            ).fetchall()
+        elif keys:
+            raw = cursor.execute(
+                f"SELECT {wanted} FROM {relation} WHERE {SORT_KEY} IN "
+                f"(SELECT unnest(?::VARCHAR[])) ORDER BY list_position(?::VARCHAR[], {SORT_KEY})",
+                [keys, keys],
+            ).fetchall()
         count = None
         if count_text == "true":
             count = int(cursor.execute(plan.count_sql, plan.count_params).fetchall()[0][0])
@@ -411,16 +446,14 @@ def query_table(
         raise DataverseError(
             400, GENERIC, f"The query could not be evaluated: {str(exc).splitlines()[0]}"
         ) from exc
-    more = len(raw) > plan.page_size and plan.page_size > 0
-    if top is not None and (page_number - 1) * size + min(len(raw), plan.page_size) >= top:
+    if top is not None and (page_number - 1) * size + len(raw) >= top:
         more = False  # $top reached
-    raw = raw[: plan.page_size]
-    renderer = RowRenderer(plan.columns, [types[c] for c in plan.columns])
+    renderer = RowRenderer(out, [types[c] for c in out])
     page = Page(renderer.render(raw), selected, rows=len(raw))
     if count is not None:
         page.count = min(count, COUNT_LIMIT)
         page.count_exceeded = count > COUNT_LIMIT
     if more and raw:
-        pk = plan.columns.index(table.primary_id)
+        pk = out.index(table.primary_id)
         page.skiptoken = encode_skiptoken(table, page_number, str(raw[0][pk]), str(raw[-1][pk]))
     return page

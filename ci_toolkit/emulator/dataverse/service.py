@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -50,7 +51,8 @@ from ci_toolkit.emulator.dataverse.tables import (
     Table,
     by_entity_set,
     columns_of,
-    relation_sql,
+    materialize,
+    source_signature,
 )
 from ci_toolkit.emulator.gateway import FaultInjector, _drop_connection, request_id_of
 from ci_toolkit.emulator.identity import Principal
@@ -92,6 +94,7 @@ _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\(\{?([0-9A-Fa-f-]{36})\}?\)$")
 _METADATA_KEY = re.compile(
     r"^EntityDefinitions\((?:LogicalName='([^']*)'|\{?([0-9A-Fa-f-]{36})\}?)\)$"
 )
+_CAST = re.compile(r"^Microsoft\.Dynamics\.CRM\.\w+AttributeMetadata$")
 _WRITE_PRIVILEGE = {
     "POST": "prvCreate",
     "PATCH": "prvWrite",
@@ -137,6 +140,9 @@ class DataverseService:
         self.guid_order: GuidOrder = guid_order
         #: principal object id -> Dataverse security roles, overriding the derived ones.
         self._roles: dict[str, frozenset[str]] = {}
+        #: logical name -> (what it was built from, DuckDB table) of the built tables.
+        self._built: dict[str, tuple[tuple[Any, ...], str]] = {}
+        self._build_lock = threading.Lock()
 
     @classmethod
     def from_config(
@@ -196,6 +202,24 @@ class DataverseService:
             self._roles.pop(oid, None)
         else:
             self._roles[oid] = frozenset(roles)
+
+    def _relation(self, table: Table, order: GuidOrder) -> str:
+        """The DuckDB table holding ``table``'s rows, built (again) when its sources changed."""
+        store = self.state.instances[self.instance_id].data
+        cursor = store.cursor()
+        signature = (order, *source_signature(cursor, table, store))
+        with self._build_lock:
+            built = self._built.get(table.logical)
+            if built is None or built[0] != signature:
+                started = time.perf_counter()
+                name = materialize(cursor, table, store, order=order)
+                self._built[table.logical] = (signature, name)
+                logger.info(
+                    "Dataverse table %s built in %.2f s",
+                    table.logical,
+                    time.perf_counter() - started,
+                )
+            return self._built[table.logical][1]
 
     def system_user_id(self, principal: Principal) -> str:
         """The ``systemuserid`` of a principal in this org (``WhoAmI``'s ``UserId``)."""
@@ -405,9 +429,16 @@ class DataverseService:
             return self._json(
                 {"@odata.context": f"{root}$metadata#EntityDefinitions/$entity", **item}
             )
-        if segments[1] == "Attributes" and len(segments) == 2:
+        cast = segments[2] if len(segments) == 3 else None
+        if (
+            segments[1] == "Attributes"
+            and len(segments) <= 3
+            and (cast is None or _CAST.match(cast))
+        ):
             store = self.state.instances[self.instance_id].data
             attributes = [metadata.attribute_definition(table, c) for c in columns_of(table, store)]
+            if cast is not None:  # e.g. Attributes/Microsoft.Dynamics.CRM.PicklistAttributeMetadata
+                attributes = [a for a in attributes if a["@odata.type"] == f"#{cast}"]
             attributes = metadata.filter_metadata(attributes, params.get("$filter"))  # type: ignore[assignment]
             value = metadata.select_metadata(attributes, params.get("$select"))
             context = f"{root}$metadata#EntityDefinitions('{table.metadata_id}')/Attributes"
@@ -455,7 +486,7 @@ class DataverseService:
 
         def run() -> query.Page:
             columns = columns_of(table, store)
-            relation = relation_sql(table, store, order=order)
+            relation = self._relation(table, order)
             return query.query_table(
                 store.cursor(), table, relation, columns, options, prefs, order=order, key=key
             )

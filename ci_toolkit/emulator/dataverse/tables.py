@@ -6,8 +6,10 @@ are the same rows on the v1 and the Dataverse paths; nothing is copied. Names, k
 column types are those of Microsoft's entity reference (DATAVERSE-NOTES section 4): all are
 elastic, user-owned tables; profile columns are ``"msdynci_" + attribute.lower()``.
 
-Every relation has the visible columns, ``@odata.etag``, and ``_sk``: the sort key of the
-primary key (:mod:`~ci_toolkit.emulator.dataverse.guids`), which orders and pages the rows.
+Each table is built on first use as a DuckDB table (:func:`materialize`, again when a
+source it reads was replaced) holding the visible columns, ``@odata.etag``, and ``_sk``:
+the sort key of the primary key (:mod:`~ci_toolkit.emulator.dataverse.guids`), by which
+the rows are stored, ordered and paged.
 
 Example
 -------
@@ -17,13 +19,14 @@ Example
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ci_toolkit.emulator.data.demo import source_tables
 from ci_toolkit.emulator.data.odata import quote_ident
-from ci_toolkit.emulator.dataverse.guids import GuidOrder, guid_sql, sort_key_sql, table_guid
+from ci_toolkit.emulator.dataverse.guids import GuidOrder, guid_sql, table_guid
 
 if TYPE_CHECKING:
     from ci_toolkit.emulator.data.store import DataStore
@@ -36,7 +39,8 @@ __all__ = [
     "Table",
     "by_entity_set",
     "columns_of",
-    "relation_sql",
+    "materialize",
+    "source_signature",
 ]
 
 #: Hidden column holding the primary key's sort key (never returned to clients).
@@ -320,16 +324,73 @@ def columns_of(table: Table, store: DataStore) -> list[Column]:
     return [Column(table.primary_id, "Uniqueidentifier", "_pk"), *own]
 
 
-def relation_sql(table: Table, store: DataStore, *, order: GuidOrder) -> str:
-    """A parenthesised query giving ``table``'s rows: its columns, ``@odata.etag``, ``_sk``."""
+#: (start, length) in the digest of each part of the SQL Server sort key, in key order.
+_KEY_PARTS = ((21, 12), (17, 4), (15, 2), (13, 2), (11, 2), (9, 2), (7, 2), (5, 2), (3, 2), (1, 2))
+
+
+def _sort_key_of_digest(order: GuidOrder) -> str:
+    """SQL for the sort key of the GUID formatted from the ``_m`` digest column."""
+    if order == "lexicographic":
+        return guid_sql("_m")
+    return "(" + " || ".join(f"substr(_m, {a}, {n})" for a, n in _KEY_PARTS) + ")"
+
+
+def _digest_of_sort_key(order: GuidOrder) -> str:
+    """SQL giving the 32 hex digits of the GUID back from the ``_sk`` column."""
+    if order == "lexicographic":
+        return f"replace({SORT_KEY}, '-', '')"
+    offsets = []
+    position = 1
+    for start, length in _KEY_PARTS:
+        offsets.append((start, position, length))
+        position += length
+    pieces = sorted(offsets)  # by the part's place in the digest
+    return "(" + " || ".join(f"substr({SORT_KEY}, {p}, {n})" for _, p, n in pieces) + ")"
+
+
+def materialize(cursor: Any, table: Table, store: DataStore, *, order: GuidOrder) -> str:
+    """Build ``table``'s rows, sorted by ``_sk``, as a DuckDB table; the query reading them.
+
+    The stored table is the source rows (``Customer``, ``UnifiedActivity``...) with ``_sk``
+    in front, sorted by it: the digest is computed once per row, and a page is a range
+    scan of a sorted table. The Dataverse columns are computed when rows are read (the
+    returned query), so nothing but the key is stored twice. The table is called
+    ``dataverse__<logical name>``; ``CREATE OR REPLACE`` swaps it whole for readers.
+    """
     source, identifier, own = _source(table, store)
-    inner = ", ".join(f"{c.sql} AS {quote_ident(c.name)}" for c in own)
-    pk = quote_ident(table.primary_id)
+    name = f"dataverse__{table.logical}"
+    stage = quote_ident(f"{name}__stage")
     digest = f"md5({_literal(table.logical + '|')} || ({identifier}))"
+    cursor.execute(f"CREATE OR REPLACE TABLE {stage} AS SELECT {digest} AS _m, * FROM {source}")
+    try:
+        cursor.execute(
+            f"CREATE OR REPLACE TABLE {quote_ident(name)} AS SELECT "
+            f"{_sort_key_of_digest(order)} AS {SORT_KEY}, * EXCLUDE (_m) FROM {stage} "
+            f"ORDER BY {SORT_KEY}"
+        )
+    finally:
+        cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+    columns = ", ".join(f"{c.sql} AS {quote_ident(c.name)}" for c in own)
     return (
-        f"(SELECT {pk}, * EXCLUDE ({pk}), "
-        f"'W/\"' || CAST(\"versionnumber\" AS VARCHAR) || '\"' AS {quote_ident(ETAG)}, "
-        f"{sort_key_sql(pk, order=order)} AS {SORT_KEY} "
-        f"FROM (SELECT {guid_sql('_m')} AS {pk}, * EXCLUDE (_m) "
-        f"FROM (SELECT {digest} AS _m, {inner} FROM {source})))"
+        f"(SELECT {guid_sql(_digest_of_sort_key(order))} AS {quote_ident(table.primary_id)}, "
+        f"{columns}, 'W/\"' || CAST(\"versionnumber\" AS VARCHAR) || '\"' AS "
+        f"{quote_ident(ETAG)}, {SORT_KEY} FROM {quote_ident(name)})"
     )
+
+
+def source_signature(cursor: Any, table: Table, store: DataStore) -> tuple[Any, ...]:
+    """What ``table``'s rows depend on: its SQL and the identity of the tables it reads.
+
+    A source replaced by ``CREATE OR REPLACE`` (a segment or measure re-evaluated) gets a
+    new ``table_oid``, so the signature changes and the table is built again.
+    """
+    source, identifier, own = _source(table, store)
+    stage_sql = " ".join([source, identifier, *(c.sql for c in own)])
+    rows = cursor.execute(
+        "SELECT table_name, table_oid FROM duckdb_tables() WHERE NOT starts_with(table_name, "
+        "'dataverse__') ORDER BY table_name"
+    ).fetchall()
+    used = tuple(
+        (str(n), int(oid)) for n, oid in rows if re.search(rf"\b{re.escape(n)}\b", stage_sql)
+    )
+    return stage_sql, used
