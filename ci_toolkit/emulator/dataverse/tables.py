@@ -249,8 +249,8 @@ def _source(table: Table, store: DataStore) -> tuple[str, str, list[Column]]:
             Column("msdynci_activitytype", "String", "ActivityType", 4000),
             Column("msdynci_activitytypedisplay", "String", "ActivityType", 4000),
             Column("msdynci_activitytime", "DateTime", "ActivityTime"),
-            Column("msdynci_title", "String", "Subject", 4000),
-            Column("msdynci_activityname", "String", "Subject", 4000),
+            Column("msdynci_title", "String", "Title", 4000),
+            Column("msdynci_activityname", "String", "Title", 4000),
             Column("msdynci_externalurl", "String", "CAST(NULL AS VARCHAR)", 4000),
             Column(
                 "msdynci_semanticdata",
