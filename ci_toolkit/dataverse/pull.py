@@ -244,6 +244,7 @@ class DataversePull(BulkPull):
         #: The exact count when the caller already has it (its first page said so); the
         #: plan then skips its own count request. ``-1``: not asked yet.
         self.head_count: int | None = -1
+        self._links: set[str] = set()
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -393,6 +394,24 @@ class DataversePull(BulkPull):
         if text:
             params["$filter"] = text
         return _Task(partition.index, self.path, params)
+
+    def _route(
+        self, task: _Task, future: Future[Outcome], states: list[_State], pending: list[_Task]
+    ) -> tuple[_State, Outcome] | None:
+        routed = super()._route(task, future, states, pending)
+        if routed is not None and routed[1].next_link:
+            out = routed[1]
+            link = str(out.next_link)
+            if link in self._links:  # the Microsoft SDK's guard against a repeating link
+                logger.warning("%s: the service repeated a nextLink; ending that range", self.path)
+                pending[:] = [
+                    t for t in pending
+                    if not (t.partition == task.partition and t.params is None and t.url == link)
+                ]  # fmt: skip
+                out.next_link = None
+            else:
+                self._links.add(link)
+        return routed
 
     def _submit(self, pool: ThreadPoolExecutor, task: _Task) -> Future[Outcome]:
         self.stats.requests += 1

@@ -298,3 +298,19 @@ def test_an_interrupted_pull_resumes_exactly(tmp_path: Path) -> None:
     stable = ["msdynci_customerid", "msdynci_activitytype", "msdynci_title", "msdynci_entityname"]
     _same(partial[stable], whole.iloc[: len(partial)][stable])
     assert list(partial.dtypes.items()) == list(whole.dtypes.items())
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.filterwarnings("ignore::ci_toolkit.bulk.IncompletePullWarning")  # the mock's count
+def test_a_repeating_next_link_ends_its_range() -> None:
+    """A service that keeps sending the same nextLink (the bug the Microsoft SDK guards
+    against): the parallel read stops following it instead of looping."""
+    from tests.dataverse.mock_service import MockDataverse, mock_dataverse
+
+    service = MockDataverse(rows=7)
+    service.repeat_link = True
+    dv = mock_dataverse(service)
+    batches = list(dv.iter_batches(PROFILE, page_size=500, progress=False))
+    frame = pd.concat(batches)
+    assert frame[PROFILE_ID].is_unique
+    assert len(frame) <= 7
