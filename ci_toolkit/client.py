@@ -140,7 +140,9 @@ class CustomerInsights(
             return (
                 f"CustomerInsights(base_url={self._session.base_url!r}, instance_id={instance!r})"
             )
-        v1 = f"base_url={self._session.base_url!r}, instance_id={instance!r}, " * self._has_v1
+        v1 = f"base_url={self._session.base_url!r}, instance_id={instance!r}, "
+        if not self._has_v1:
+            v1 = ""
         return (
             f"CustomerInsights({v1}dataverse_url={self._dataverse.url!r}, source={self._source!r})"
         )

@@ -211,8 +211,7 @@ def connect_session(
             token_cache=token_cache and not settings.emulator,
             timeout=timeout,
         )
-        session = V1NotConfigured(credential=credential)
-        session._closeables = (msal_http,)
+        session = V1NotConfigured(credential=credential, closeables=(msal_http,))
     if sign_in and session.credential is not None:
         try:
             session.credential.get_token()

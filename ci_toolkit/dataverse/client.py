@@ -99,7 +99,8 @@ READ_ROLES = ("Customer Insights Data Read Access", "Customer Insights Data Conf
 _NAME = re.compile(r"^_?[a-z][a-z0-9_]*$")
 _LOOKUP_TYPES = frozenset({"Lookup", "Owner", "Customer"})
 _SKIP_TYPES = frozenset({"Virtual", "EntityName", "CalendarRules", "ManagedProperty"})
-_PRIVILEGE_CODES = frozenset({"0x80040220", "0x80040225", "0x8004f507"})
+_MISSING_CODES = frozenset({"0x8006088a", "0x80040217"})
+"""Unknown resource (entity set) and object that does not exist (table metadata)."""
 
 
 @dataclass
@@ -225,9 +226,17 @@ class Dataverse(DataverseBulkMixin):  # bulk.py: parallel reads, iter_batches, t
         except PermissionDeniedError as exc:
             raise self._privilege_error(exc, table) from None
         except NotFoundError as exc:
-            if table and exc.error_code and exc.error_code.lower() == "0x8006088a":
+            if table and (exc.error_code or "").lower() in _MISSING_CODES:
+                optional = table in ("msdynci_enrichment", "msdynci_prediction")
                 raise NotFoundError(
-                    f"{exc.message} (This environment has no table {table!r}.)",
+                    f"{exc.message} This environment has no table {table!r}"
+                    + (
+                        " (enrichment and prediction tables exist only where they are "
+                        "configured in Customer Insights)"
+                        if optional
+                        else ""
+                    )
+                    + ": ci.dataverse.tables() lists the tables present.",
                     status=exc.status,
                     error_code=exc.error_code,
                     request_id=exc.request_id,

@@ -109,10 +109,16 @@ class V1NotConfigured(ApiSession):
     ci_toolkit.exceptions.ConfigurationError: GET instances reads the Customer Insights v1 API...
     """
 
-    def __init__(self, *, credential: Credential | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        credential: Credential | None = None,
+        closeables: tuple[httpx.Client, ...] = (),
+    ) -> None:
         super().__init__(
             httpx.Client(base_url="https://v1.invalid/", transport=_Refusing()),
             credential=credential,
+            closeables=closeables,
         )
 
     @property
@@ -133,6 +139,7 @@ class SourceMixin:
 
     _dataverse: Dataverse | None
     _source: Source
+    _has_v1: bool
 
     def _init_paths(self, dataverse: Dataverse | None, source: str | None, has_v1: bool) -> None:
         self._dataverse = dataverse

@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from ci_toolkit.emulator import routes
 from ci_toolkit.emulator.aad import AzureAD
 from ci_toolkit.emulator.contract import Operation, load_spec, operations
-from ci_toolkit.emulator.dataverse import DATAVERSE_ROOT, DataverseService
+from ci_toolkit.emulator.dataverse import DATAVERSE_ROOTS, DataverseService
 from ci_toolkit.emulator.errors import ApiError, gateway_error
 from ci_toolkit.emulator.gateway import (
     PRINCIPAL_KEY,
@@ -255,7 +255,11 @@ def build_app(state: EmulatorState, *, faults: FaultInjector | None = None) -> S
     gateway = GatewayMiddleware(build_api(state), state, faults)
     dataverse = DataverseService.from_config(state, faults, issuer=gateway.expected_issuer)
     app = Starlette(
-        routes=[Mount("/v1", app=gateway), Mount(DATAVERSE_ROOT, app=dataverse), *aad.routes()],
+        routes=[
+            Mount("/v1", app=gateway),
+            *(Mount(root, app=dataverse) for root in DATAVERSE_ROOTS),
+            *aad.routes(),
+        ],
         middleware=[Middleware(RequestIdMiddleware)],
     )
     app.state.faults = faults

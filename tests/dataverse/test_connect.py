@@ -21,6 +21,8 @@ from tests.support import RecordingPrompt
 
 pytestmark = pytest.mark.usefixtures("no_user_settings")
 
+PROFILES = "msdynci_customerprofile"
+
 
 def _claims(token: str) -> dict[str, object]:
     payload = token.split(".")[1]
@@ -168,3 +170,16 @@ def test_a_url_that_is_not_this_tenants_dataverse_fails_naming_the_setting(
     with pytest.raises(exc.SignInError) as info:
         ci_toolkit.connect(**dv_args(emulator, dataverse_url="https://contoso.example.com"))
     assert "CI_DATAVERSE_URL" in str(info.value)
+
+
+def test_no_settings_starts_the_emulator_serving_both_paths() -> None:
+    prompt = RecordingPrompt()
+    ci = ci_toolkit.connect(prompt=prompt)
+    try:
+        assert ci.sources == ("v1", "dataverse")
+        assert ci.source == "v1"  # existing notebooks read as before
+        cid = str(ci.dataverse.query(PROFILES, top=1, progress=False)["msdynci_customerid"][0])
+        assert ci.customer(cid, source="dataverse").customer_id == cid
+        assert len(prompt.codes) <= 1
+    finally:
+        ci.close()

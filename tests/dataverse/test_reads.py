@@ -155,3 +155,48 @@ def test_tables_lists_the_ci_tables_of_the_environment(both: CustomerInsights) -
     assert tables.loc["msdynci_alternatekey", "entity_set"] == "msdynci_alternatekeys"
     keys = both.dataverse.query("msdynci_alternatekey", top=5, names="v1", progress=False)
     assert {"CustomerId", "DataSourceName", "TableName", "AlternateValue"} <= set(keys.columns)
+
+
+def test_a_table_that_is_not_there_says_which_tables_are(both: CustomerInsights) -> None:
+    with pytest.raises(exc.NotFoundError) as info:
+        both.dataverse.query("msdynci_enrichment", progress=False)
+    assert "exist only where they are configured" in str(info.value)
+    assert "ci.dataverse.tables()" in str(info.value)
+    assert info.value.status == 404
+
+
+def test_service_protection_limits_are_a_throttled_error_with_the_code(
+    emulator: Emulator,
+) -> None:
+    import ci_toolkit
+    from ci_toolkit.http.retry import RetryPolicy
+    from tests.dataverse.conftest import dv_args
+
+    protection = emulator.dataverse.protection
+    limits = protection.limits
+    ci = ci_toolkit.connect(**dv_args(emulator, retry_policy=RetryPolicy(max_attempts=1)))
+    try:
+        ci.dataverse.columns(PROFILES)
+        protection.configure(requests=2, window_seconds=60.0)
+        for _ in range(2):
+            ci.dataverse.query(PROFILES, top=1, progress=False)
+        with pytest.raises(exc.ThrottledError) as info:
+            ci.dataverse.query(PROFILES, top=1, progress=False)
+        assert info.value.error_code == "0x80072322"
+        assert info.value.retry_after is not None
+        assert info.value.retry_after > 0
+    finally:
+        protection.configure(**vars(limits))
+        ci.close()
+
+
+def test_a_read_continues_from_a_next_link(both: CustomerInsights) -> None:
+    pages = both.dataverse.iter_pages(PROFILES, page_size=300)
+    first = next(pages)
+    link = first.attrs["odata"]["next_link"]
+    assert link is not None
+    assert len(first) == 300
+    rest = both.dataverse.query(PROFILES, next_link=link, progress=False)
+    whole = both.dataverse.query(PROFILES, progress=False)
+    assert len(first) + len(rest) == len(whole)
+    assert set(first["msdynci_customerid"]).isdisjoint(rest["msdynci_customerid"])

@@ -39,6 +39,7 @@ from ci_toolkit.emulator.dataverse.errors import (
     GENERIC,
     OBJECT_DOES_NOT_EXIST,
     PRIVILEGE_DENIED,
+    REQUEST_LIMIT,
     RESOURCE_NOT_FOUND,
     DataverseError,
     error_response,
@@ -63,6 +64,7 @@ __all__ = [
     "BASIC_USER_ROLE",
     "CONFIGURATION_VIEWER_ROLE",
     "DATAVERSE_ROOT",
+    "DATAVERSE_ROOTS",
     "READ_ROLE",
     "READ_ROLES",
     "DataverseService",
@@ -72,6 +74,8 @@ logger = logging.getLogger(__name__)
 
 #: Where the Web API is served, relative to the org URL.
 DATAVERSE_ROOT = "/api/data/v9.2"
+#: Older versions in the URL keep working, as on the real service (same answers).
+DATAVERSE_ROOTS = ("/api/data/v9.0", "/api/data/v9.1", DATAVERSE_ROOT)
 #: The security roles Customer Insights data needs (both), and their role ids.
 READ_ROLE = "Customer Insights Data Read Access"
 CONFIGURATION_VIEWER_ROLE = "Customer Insights Data Configuration Viewer"
@@ -143,6 +147,7 @@ class DataverseService:
         #: logical name -> (what it was built from, DuckDB table) of the built tables.
         self._built: dict[str, tuple[tuple[Any, ...], str]] = {}
         self._build_lock = threading.Lock()
+        self._build_locks: dict[str, threading.Lock] = {}
 
     @classmethod
     def from_config(
@@ -209,6 +214,8 @@ class DataverseService:
         cursor = store.cursor()
         signature = (order, *source_signature(cursor, table, store))
         with self._build_lock:
+            lock = self._build_locks.setdefault(table.logical, threading.Lock())
+        with lock:  # one build per table at a time; other tables are served meanwhile
             built = self._built.get(table.logical)
             if built is None or built[0] != signature:
                 started = time.perf_counter()
@@ -242,11 +249,12 @@ class DataverseService:
         user: str | None = None
         try:
             if fault == "throttle":
+                limits = self.protection.limits
                 raise DataverseError(
                     429,
-                    "0x80072322",
-                    "Number of requests exceeded the limit of 6000 over time window of 300 "
-                    "seconds.",
+                    REQUEST_LIMIT,
+                    f"Number of requests exceeded the limit of {limits.requests} over time "
+                    f"window of {limits.window_seconds:g} seconds.",
                     headers={"Retry-After": str(settings.retry_after)},
                 )
             if fault == "unavailable":
@@ -339,7 +347,7 @@ class DataverseService:
                 404 if first in {"WhoAmI", "WhoAmI()"} or not first else 405,
                 "",
                 "No HTTP resource was found that matches the request URI "
-                f"'{self.org_url(request.scope)}{DATAVERSE_ROOT}/{path}'.",
+                f"'{self._root(request)}{path}'.",
             )
         if not path:
             return self._service_document(request)
@@ -361,7 +369,8 @@ class DataverseService:
     # -- resources ---------------------------------------------------------------------------
 
     def _root(self, request: Request) -> str:
-        return f"{self.org_url(request.scope)}{DATAVERSE_ROOT}/"
+        root = str(request.scope.get("root_path") or DATAVERSE_ROOT)
+        return f"{self.org_url(request.scope)}{root}/"
 
     def _json(self, body: Any, headers: dict[str, str] | None = None) -> Response:
         return Response(orjson.dumps(body), media_type=_JSON, headers=headers)

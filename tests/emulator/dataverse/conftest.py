@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from ci_toolkit.emulator import Emulator
-
-ROOT = "/api/data/v9.2/"
-
-
-def dataverse_client(emu: Emulator, *, role: str = "viewer", **headers: str) -> httpx.Client:
-    """An httpx client on ``emu``'s Web API with a token whose audience is the org URL."""
-    s = emu.settings
-    token = emu.mint_token(role, audience=s.dataverse_url, lifetime=3600)
-    return httpx.Client(
-        base_url=s.dataverse_url + ROOT,
-        verify=s.ssl_context(),
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/json", **headers},
-    )
+from tests.emulator.dataverse.helpers import dataverse_client
 
 
 @pytest.fixture
@@ -42,38 +29,3 @@ def restore_dataverse(emulator: Emulator) -> Iterator[None]:
     for who in ("admin", "contributor", "viewer", "app"):
         service.set_security_roles(who, None)
     emulator.set_faults(latency_ms=0.0, fault_rate=0.0)
-
-
-def follow(
-    client: httpx.Client, url: str, *, page_size: int | None = None, **params: Any
-) -> tuple[list[dict[str, Any]], list[httpx.Response]]:
-    """Every row of a query, following ``@odata.nextLink`` unchanged; the rows and responses."""
-    headers = {"Prefer": f"odata.maxpagesize={page_size}"} if page_size else {}
-    rows: list[dict[str, Any]] = []
-    responses = []
-    next_url: str | None = url
-    first = True
-    while next_url:
-        response = client.get(next_url, params=params if first else None, headers=headers)
-        assert response.status_code == 200, response.text
-        first = False
-        responses.append(response)
-        body = response.json()
-        rows += body["value"]
-        next_url = body.get("@odata.nextLink")
-    return rows, responses
-
-
-AssertError = Callable[[httpx.Response, int, str], dict[str, Any]]
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """Check Dataverse's error shape; the ``error`` object."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    error: dict[str, Any] = body["error"]
-    return error

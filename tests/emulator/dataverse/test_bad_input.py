@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.emulator.dataverse.conftest import assert_error
+from tests.emulator.dataverse.helpers import assert_error
 
 PROFILES = "msdynci_customerprofiles"
 COOKIE = '<cookie pagenumber="2" pagingcookie="{}" istracking="False" />'

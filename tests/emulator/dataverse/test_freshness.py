@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from ci_toolkit.emulator import Emulator, EmulatorConfig
-from tests.emulator.dataverse.conftest import dataverse_client, follow
+from tests.emulator.dataverse.helpers import dataverse_client, follow
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from ci_toolkit.emulator import Emulator
 from ci_toolkit.emulator.dataverse import BASIC_USER_ROLE
 from ci_toolkit.emulator.dataverse.guids import sort_key
-from tests.emulator.dataverse.conftest import assert_error, dataverse_client, follow
+from tests.emulator.dataverse.helpers import assert_error, dataverse_client, follow
 from tests.support import api_client
 
 PROFILES = "msdynci_customerprofiles"
@@ -322,6 +322,9 @@ def test_whoami(emulator: Emulator, dv: httpx.Client) -> None:
     viewer = emulator.state.directory.user_for_role("viewer")
     assert body["UserId"] == emulator.dataverse.system_user_id(viewer)
     assert dv.get("WhoAmI()").json() == body
+    older = dv.get(emulator.settings.dataverse_url + "/api/data/v9.0/WhoAmI").json()
+    assert older["UserId"] == body["UserId"]
+    assert "/api/data/v9.0/$metadata#" in older["@odata.context"]
     assert_error(dv.post("WhoAmI", json={}), 404, "")
 
 
