@@ -123,6 +123,24 @@ def test_count_is_capped_and_annotated(dv: httpx.Client) -> None:
     assert dv.get(f"{PROFILES}/$count").text == "500"
 
 
+def test_retrieve_total_record_count_gives_counts_beyond_the_cap(
+    emulator: Emulator, dv: httpx.Client
+) -> None:
+    # The response shape is not in Microsoft's docs (third-party clients read it so).
+    inline = dv.get(
+        "RetrieveTotalRecordCount(EntityNames=['msdynci_customerprofile','msdynci_alternatekey'])"
+    ).json()["EntityRecordCountCollection"]
+    assert inline["Keys"] == ["msdynci_customerprofile", "msdynci_alternatekey"]
+    assert inline["Values"][0] == emulator.config.profiles
+    assert inline["Values"][1] > emulator.config.profiles
+    alias = dv.get(
+        "RetrieveTotalRecordCount(EntityNames=@p1)", params={"@p1": '["msdynci_customerprofile"]'}
+    ).json()["EntityRecordCountCollection"]
+    assert alias["Values"] == [emulator.config.profiles]
+    assert_error(dv.get("RetrieveTotalRecordCount(EntityNames=['account'])"), 404, "0x80040217")
+    assert_error(dv.get("RetrieveTotalRecordCount(x)"), 400, "0x0")
+
+
 # -- filters, keys and order ------------------------------------------------------------------
 
 
