@@ -211,6 +211,30 @@ def test_last_key_of_a_page_continues_a_key_range(dv: httpx.Client) -> None:
     assert [r[pk] for r in after] == [r[pk] for r in second.json()["value"]]
 
 
+def test_ordered_paging_returns_every_row_once(emulator: Emulator, dv: httpx.Client) -> None:
+    rows, responses = follow(
+        dv,
+        PROFILES,
+        page_size=128,
+        **{"$select": "msdynci_country,msdynci_customerid", "$orderby": "msdynci_country desc"},
+    )
+    assert len(responses) > 1
+    assert len({r["msdynci_customerid"] for r in rows}) == len(rows) == emulator.config.profiles
+    countries = [r["msdynci_country"] for r in rows]
+    assert countries == sorted(countries, reverse=True)
+
+
+def test_lookups_filter_by_unquoted_guid(dv: httpx.Client) -> None:
+    profile = dv.get(PROFILES, params={"$top": "1"}).json()["value"][0]
+    key = profile["msdynci_customerprofileid"]
+    rows = dv.get(
+        "msdynci_alternatekeys",
+        params={"$filter": f"_msdynci_lookupfield_customer_value eq {key}"},
+    ).json()["value"]
+    assert rows
+    assert {r["msdynci_customerid"] for r in rows} == {profile["msdynci_customerid"]}
+
+
 def test_customer_ids_order_as_strings(dv: httpx.Client) -> None:
     rows, _ = follow(
         dv, PROFILES, **{"$select": "msdynci_customerid", "$orderby": "msdynci_customerid"}
