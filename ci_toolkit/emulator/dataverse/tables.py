@@ -19,6 +19,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,8 @@ __all__ = [
     "materialize",
     "source_signature",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Hidden column holding the primary key's sort key (never returned to clients).
 SORT_KEY = "_sk"
