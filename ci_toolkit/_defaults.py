@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "APP_NAME",
+    "APP_PORT",
     "AUTHORITY_HOST",
     "BACKOFF_INITIAL",
     "BACKOFF_JITTER",
@@ -172,3 +173,6 @@ BULK_MAX_LINK_RESUMES = 3
 """Times a partition continues after its last key when its nextLink is refused."""
 BULK_MAX_REFETCHES = 2
 """Times a partition with the wrong number of rows is fetched again."""
+# --- dashboard app -------------------------------------------------------------------------------
+APP_PORT = 8866
+"""Port ``ci-toolkit app`` serves the dashboard on (Voilà's usual port)."""

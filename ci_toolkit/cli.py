@@ -50,12 +50,36 @@ def _emulator_run(args: argparse.Namespace) -> int:
     return run(args, out=sys.stdout)
 
 
+def _app_arguments(parser: argparse.ArgumentParser) -> None:
+    from ci_toolkit._defaults import APP_PORT
+
+    parser.add_argument("--port", type=int, default=APP_PORT, help="port (default %(default)s)")
+    parser.add_argument("--ip", default="127.0.0.1", help="address (default %(default)s)")
+    parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
+
+
+def _app_run(args: argparse.Namespace) -> int:
+    from ci_toolkit.app import serve
+
+    try:
+        return serve(port=args.port, ip=args.ip, open_browser=not args.no_browser)
+    except RuntimeError as error:
+        print(f"ci-toolkit app: error: {error}", file=sys.stderr)
+        return 2
+
+
 COMMANDS: list[Command] = [
     Command(
         "emulator",
         "serve a local Customer Insights emulator (HTTPS API + Azure AD) until Ctrl-C",
         _emulator_arguments,
         _emulator_run,
+    ),
+    Command(
+        "app",
+        "serve the explorers as a dashboard app (Voilà; the emulator unless CI_* settings)",
+        _app_arguments,
+        _app_run,
     ),
 ]
 

@@ -22,6 +22,7 @@ from ci_toolkit.exceptions import JobTimeoutError
 from ci_toolkit.resources.customers import Customer360, CustomersMixin
 from ci_toolkit.resources.data import DataMixin
 from ci_toolkit.resources.entities import EntitiesMixin
+from ci_toolkit.resources.export_preview import ExportPreviewMixin
 from ci_toolkit.resources.exports import ExportsMixin
 from ci_toolkit.resources.instances import InstancesMixin
 from ci_toolkit.resources.jobs import JobHandle, JobsMixin
@@ -30,8 +31,14 @@ from ci_toolkit.resources.rbac import RbacMixin
 from ci_toolkit.resources.segments import SegmentsMixin, segment_definition
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import dask.dataframe as dd
+
     from ci_toolkit.dataverse import Dataverse
     from ci_toolkit.http.session import ApiSession
+    from ci_toolkit.odata import Filter
+    from ci_toolkit.scale.worker import WorkerConnection
 
 __all__ = ["Customer360", "CustomerInsights", "JobHandle", "JobTimeoutError"]
 
@@ -39,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 
 class CustomerInsights(
+    ExportPreviewMixin,  # resources/export_preview.py: export_preview (what an export sends)
     InstancesMixin,  # resources/instances.py: instances, use_instance
     CustomersMixin,  # resources/customers.py: customer, Customer360
     SegmentsMixin,  # resources/segments.py: segments, members, create/update/delete
@@ -48,7 +56,7 @@ class CustomerInsights(
     ExportsMixin,  # resources/exports.py: exports and export runs
     JobsMixin,  # resources/jobs.py: refresh jobs, schedules, JobHandle
     RbacMixin,  # resources/rbac.py: role assignments
-    SourceMixin,  # dataverse/paths.py: the read path (v1 or Dataverse), ci.dataverse
+    SourceMixin,  # dataverse/paths.py: sources, source, dataverse (the Dataverse path)
 ):
     """A connection to one Customer Insights instance; every read returns pandas objects.
 
@@ -101,6 +109,60 @@ class CustomerInsights(
         >>> ci.clear_cache()  # doctest: +SKIP
         """
         self._entity_cache.clear()
+
+    def to_dask(
+        self,
+        entity: str,
+        *,
+        filter: Filter | str | None = None,
+        select: str | Sequence[str] | None = None,
+        partition_rows: int = 50_000,
+        index: bool = False,
+        connection: WorkerConnection | None = None,
+    ) -> dd.DataFrame:
+        """An entity as a lazy Dask DataFrame whose partitions are key ranges.
+
+        The rows are counted and cut into key ranges of about ``partition_rows`` rows (the
+        bulk planner's); each Dask partition pulls one range with ``ci.query`` on whichever
+        worker runs it, so a ``dask.distributed`` cluster reads them in parallel, exactly
+        once and in key order. Workers sign in from their own settings: no token, client
+        secret or subscription key is put in the task graph (see
+        :class:`ci_toolkit.scale.WorkerConnection`). Needs ``pip install 'ci-toolkit[dask]'``.
+
+        Parameters
+        ----------
+        entity : str
+            An entity with a key (``Customer``, ``UnifiedActivity``, segments...).
+        filter, select
+            As for :meth:`query`.
+        partition_rows : int
+            Rows per partition (key range).
+        index : bool
+            Make the key the index, with known divisions (the boundary keys).
+        connection : WorkerConnection, optional
+            Where workers sign in; default: this client's settings (without secrets).
+
+        Returns
+        -------
+        dask.dataframe.DataFrame
+            The same columns and dtypes as ``ci.query(entity, filter=..., select=...)``.
+
+        Examples
+        --------
+        >>> ddf = ci.to_dask("Customer", select=["CustomerId", "Country"])  # doctest: +SKIP
+        >>> ddf.Country.value_counts().compute()  # doctest: +SKIP
+        """
+        from ci_toolkit.scale.dask import entity_to_dask
+
+        return entity_to_dask(
+            self,
+            entity,
+            filter=filter,
+            select=select,
+            partition_rows=partition_rows,
+            index=index,
+            connection=connection,
+        )
 
     def sign_out(self) -> None:
         """Forget the signed-in account and delete its token cache file.

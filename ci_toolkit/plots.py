@@ -82,12 +82,39 @@ def _naive_utc(series: pd.Series) -> pd.Series:
     return values.dt.tz_localize(None)
 
 
+#: Inches of axis per date tick: room for the widest concise label ("09:00", "2026") and a gap.
+_INCHES_PER_DATE_TICK = 0.6
+
+
 def _date_axis(ax: Axes) -> None:
+    """Concise date labels, only as many as fit the axis' width when it is drawn.
+
+    Matplotlib's ``AutoDateLocator`` allows up to 11 or 12 ticks whatever the width, which
+    overlap on an axis narrowed by long lane names and a legend.
+    """
     import matplotlib.dates
 
     mdates: Any = matplotlib.dates
 
-    locator = mdates.AutoDateLocator()
+    class FittingDateLocator(mdates.AutoDateLocator):  # type: ignore[misc]
+        def __call__(self) -> Any:
+            axes = self.axis.axes
+            inches = axes.bbox.width / axes.figure.dpi
+            fit = max(3, int(inches / _INCHES_PER_DATE_TICK))
+            self.maxticks = dict.fromkeys(range(8), fit)  # every frequency, YEARLY..MICRO
+            return super().__call__()
+
+    locator = FittingDateLocator(minticks=2)
+    # with few ticks allowed, each frequency needs a step that covers its whole range
+    # (about two of the next frequency), or Matplotlib warns and falls back
+    for frequency, longest in (
+        (mdates.MONTHLY, 12),
+        (mdates.DAILY, 31),
+        (mdates.HOURLY, 24),
+        (mdates.MINUTELY, 60),
+        (mdates.SECONDLY, 60),
+    ):
+        locator.intervald[frequency] = [*locator.intervald[frequency], longest]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
@@ -137,7 +164,7 @@ def segment_history_plot(history: pd.DataFrame, *, title: str | None = None) -> 
     ax.grid(alpha=0.3)
     _date_axis(ax)
     if frame["segment"].nunique() > 1:
-        ax.legend(fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return fig
 
 
@@ -210,11 +237,12 @@ def job_timeline(tasks: pd.DataFrame, *, title: str | None = None) -> Figure:
     if tasks.empty:
         _empty(ax, "No tasks")
         return fig
+    import pandas as pd
+
     frame = tasks.copy()
+    ids = frame["taskId"] if "taskId" in frame else pd.Series(range(len(frame)), index=frame.index)
     names = frame.get("friendlyName")
-    frame["lane"] = (
-        names.fillna(frame["taskId"]) if names is not None else frame["taskId"]
-    ).astype(str)
+    frame["lane"] = (names.fillna(ids) if names is not None else ids).astype(str)
     if "operationType" in frame:
         frame["lane"] = frame["operationType"].fillna("").astype(str) + ": " + frame["lane"]
     _bars(

@@ -198,6 +198,17 @@ def _endpoint(state: EmulatorState, op: Operation) -> Route:
             return await handler(request, ctx)
         except ApiError as exc:
             return exc.response(rid)
+        except RecursionError:
+            # Only input nested beyond reason gets here (a JSON body of thousands of levels,
+            # a $filter of thousands of nested 'not'): the request's fault, never a 500.
+            logger.info("Request %s to %s is nested too deeply", rid, op.operation_id)
+            return ApiError(
+                400,
+                "RequestTooComplex",
+                "The request is nested too deeply (its JSON body or its $filter); "
+                "send it with fewer nested levels.",
+                odata=odata,
+            ).response(rid)
         except Exception:
             logger.exception("Handler of %s failed (request %s)", op.operation_id, rid)
             return ApiError(

@@ -55,6 +55,14 @@ def _host(text: str) -> str:
     return HOST
 
 
+def _output_dir(text: str) -> Path | str:
+    """A local folder, or an fsspec URL (``abfs://container``) kept as text."""
+    head, sep, _ = text.partition("://")
+    if sep and len(head) > 1 and head.replace("+", "").isalnum() and head != "file":
+        return text
+    return Path(text.removeprefix("file://"))
+
+
 _port = _number(int, lambda v: 0 <= v <= 65535, "is not a port (0-65535; 0 picks a free one)")
 _positive_int = _number(int, lambda v: v >= 1, "must be at least 1")
 _non_negative = _number(float, lambda v: v >= 0, "must not be negative")
@@ -90,8 +98,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="wait for a person to approve device codes at /devicelogin",
     )
-    add("--data-dir", type=Path, default=None, help="folder where changes persist across runs")
-    add("--output-dir", type=Path, default=None, help="folder where exports write their files")
+    add(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder where changes persist across runs (an unreadable file there stops the start)",
+    )
+    add(
+        "--output-dir",
+        type=_output_dir,
+        default=None,
+        help="folder (or fsspec URL of a container, e.g. abfs://customerinsights) where "
+        "exports write their files",
+    )
     add(
         "--dataverse-rate-limit",
         type=_positive_int,

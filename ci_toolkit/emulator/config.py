@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = ["EmulatorConfig"]
 
@@ -39,6 +41,14 @@ class EmulatorConfig:
         Folder where mutations persist across runs; ``None`` keeps them in memory.
     output_dir
         Folder where export tasks write their files; ``None`` uses a temporary folder.
+        Data-out (Azure Data Lake) exports write their CDM folders into its
+        ``customerinsights`` sub-folder (the container), or, when this is an fsspec URL
+        such as ``abfs://customerinsights``, into that container.
+    output_options
+        fsspec ``storage_options`` for an ``output_dir`` URL (e.g. adlfs'
+        ``connection_string``); adlfs also reads ``AZURE_STORAGE_*`` variables.
+    lake_partition_rows
+        Rows per CSV partition of data-out exports before a table is split into several.
     dataverse_rate_limit
         Dataverse service protection: requests per user per ``dataverse_window`` (6,000).
     dataverse_window
@@ -62,7 +72,9 @@ class EmulatorConfig:
     auto_approve: bool = True
     auto_approve_role: str = "admin"
     data_dir: Path | None = None
-    output_dir: Path | None = None
+    output_dir: Path | str | None = None
+    output_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    lake_partition_rows: int = 250_000
     dataverse_rate_limit: int = 6_000
     dataverse_window: float = 300.0
     dataverse_execution_ms: float = 1_200_000.0

@@ -50,6 +50,14 @@ API_SCOPE_DEFAULT = f"{API_AUDIENCE}/.default"
 #: The application permission "Dynamics 365 AI for Customer Insights" offers (``roles`` claim).
 APP_ROLE = "api.access"
 
+#: ``iss`` of v1.0 access tokens (``{tenant_id}`` filled in). Azure AD issues v1.0 access
+#: tokens to a resource that does not ask for v2.0 (``accessTokenAcceptedVersion`` unset),
+#: as Microsoft's first-party APIs like this one do, whichever endpoint the client used; their
+#: ``aud`` is the resource's App ID URI and their issuer the tenant's STS. Microsoft identity
+#: platform, "Access token claims reference": ``iss`` ends in ``/v2.0`` only for v2.0 tokens,
+#: ``appid`` is "only present in v1.0 tokens", ``azp`` "only present in v2.0 tokens".
+V1_ISSUER = "https://sts.windows.net/{tenant_id}/"
+
 
 def resource_scopes(resource: str) -> tuple[str, str]:
     """The delegated and the client credentials scope of a resource such as a Dataverse org.
@@ -62,14 +70,6 @@ def resource_scopes(resource: str) -> tuple[str, str]:
     resource = resource.rstrip("/")
     return f"{resource}/user_impersonation", f"{resource}/.default"
 
-
-#: ``iss`` of v1.0 access tokens (``{tenant_id}`` filled in). Azure AD issues v1.0 access
-#: tokens to a resource that does not ask for v2.0 (``accessTokenAcceptedVersion`` unset),
-#: as Microsoft's first-party APIs like this one do, whichever endpoint the client used; their
-#: ``aud`` is the resource's App ID URI and their issuer the tenant's STS. Microsoft identity
-#: platform, "Access token claims reference": ``iss`` ends in ``/v2.0`` only for v2.0 tokens,
-#: ``appid`` is "only present in v1.0 tokens", ``azp`` "only present in v2.0 tokens".
-V1_ISSUER = "https://sts.windows.net/{tenant_id}/"
 
 #: role, display name and login of the demo users.
 _DEMO_USERS: tuple[tuple[Role, str, str], ...] = (

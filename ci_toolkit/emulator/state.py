@@ -7,7 +7,6 @@ segments, measures) and ``workflows.engine.WorkflowEngine`` (jobs, graph, schedu
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import threading
@@ -17,10 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ci_toolkit.emulator.config import EmulatorConfig
+from ci_toolkit.emulator.data.persistence import DataDirError, read_json, write_json
 from ci_toolkit.emulator.data.store import DataStore
 from ci_toolkit.emulator.identity import ROLES, Directory
 from ci_toolkit.emulator.tokens import TokenService
 from ci_toolkit.emulator.workflows.engine import WorkflowEngine
+from ci_toolkit.emulator.workflows.lake_export import LakeTarget
+from ci_toolkit.emulator.workflows.schedules import SCHEDULES_FILE
 
 __all__ = ["EmulatorState", "InstanceState", "demo_instance_id"]
 
@@ -36,6 +38,21 @@ logger = logging.getLogger(__name__)
 def demo_instance_id(seed: int, index: int) -> str:
     """The id of the ``index``-th demo instance for ``seed`` (stable across runs)."""
     return str(uuid.uuid5(_NAMESPACE, f"instance:{seed}:{index}"))
+
+
+def _check_schedules(path: Path) -> None:
+    """Stop the start if the schedules file (read later, by the workflow engine) is unreadable.
+
+    Raises
+    ------
+    DataDirError
+        When the file exists but is not an array of objects with a ``scheduleId``.
+    """
+    saved = read_json(path, expect=list)
+    if saved is not None and not all(
+        isinstance(s, dict) and isinstance(s.get("scheduleId"), str) for s in saved
+    ):
+        raise DataDirError(path, "it is not an array of objects with a 'scheduleId'")
 
 
 @dataclass
@@ -57,7 +74,14 @@ class InstanceState:
 
 
 class EmulatorState:
-    """The whole emulated world of one run, built deterministically from the config."""
+    """The whole emulated world of one run, built deterministically from the config.
+
+    Raises
+    ------
+    DataDirError
+        When a file in ``config.data_dir`` (definitions, role assignments, schedules) exists
+        but cannot be read; the file is left as it is and nothing stays open.
+    """
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
@@ -68,12 +92,27 @@ class EmulatorState:
         self.public_url: str | None = None
         self._save_lock = threading.Lock()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        if config.output_dir is None:
+        if config.output_dir is None or isinstance(config.output_dir, str):
             self._tmp = tempfile.TemporaryDirectory(prefix="ci-emulator-")
             self.output_dir = Path(self._tmp.name) / "exports"
         else:
             self.output_dir = config.output_dir
+        #: The container data-out exports write to (the output folder or URL).
+        self.lake = LakeTarget.under(
+            config.output_dir if isinstance(config.output_dir, str) else self.output_dir,
+            storage_options=config.output_options,
+            partition_rows=config.lake_partition_rows,
+        )
         self.instances: dict[str, InstanceState] = {}
+        try:
+            self._build_instances()
+        except BaseException:
+            self.close()
+            raise
+
+    def _build_instances(self) -> None:
+        """The demo instances; a ``data_dir`` file that cannot be read stops it (DataDirError)."""
+        config = self.config
         demo = [
             ("Contoso Retail", "production", config.profiles),
             ("Contoso Retail Sandbox", "sandbox", min(config.profiles, 500)),
@@ -81,6 +120,8 @@ class EmulatorState:
         for index, (name, kind, profiles) in enumerate(demo):
             instance_id = demo_instance_id(config.seed, index)
             data_dir = config.data_dir / instance_id if config.data_dir else None
+            if data_dir is not None:
+                _check_schedules(data_dir / SCHEDULES_FILE)
             data = DataStore(
                 instance_id=instance_id,
                 profiles=profiles,
@@ -88,14 +129,19 @@ class EmulatorState:
                 now=self.now,
                 data_dir=data_dir,
             )
-            workflows = WorkflowEngine(
-                data=data,
-                time_scale=config.time_scale,
-                output_dir=self.output_dir / instance_id,
-                seed=config.seed + index,
-                now=self.now,
-                data_dir=data_dir,
-            )
+            try:
+                workflows = WorkflowEngine(
+                    data=data,
+                    time_scale=config.time_scale,
+                    output_dir=self.output_dir / instance_id,
+                    seed=config.seed + index,
+                    now=self.now,
+                    data_dir=data_dir,
+                    lake=self.lake,
+                )
+            except BaseException:
+                data.close()
+                raise
             self.instances[instance_id] = InstanceState(
                 instance_id=instance_id,
                 name=name,
@@ -123,10 +169,10 @@ class EmulatorState:
         if instance.data_dir is None:
             return
         path = instance.data_dir / ROLE_ASSIGNMENTS_FILE
-        if not path.is_file():
+        saved = read_json(path, expect=list)
+        if saved is None:
             return
         try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
             assignments = {
                 str(item["principalId"]): (
                     str(item["role"]),
@@ -135,9 +181,10 @@ class EmulatorState:
                 for item in saved
                 if item.get("role") in ROLES
             }
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            logger.warning("Ignoring unreadable role assignments in %s: %s", path, exc)
-            return
+        except (AttributeError, TypeError, KeyError) as exc:
+            raise DataDirError(
+                path, f"an entry is not an object with 'principalId' and 'role' ({exc!r})"
+            ) from exc
         instance.role_assignments = {oid: role for oid, (role, _) in assignments.items()}
         instance.principal_types = {oid: kind for oid, (_, kind) in assignments.items()}
 
@@ -153,12 +200,8 @@ class EmulatorState:
             }
             for oid, role in instance.role_assignments.items()
         ]
-        path = instance.data_dir / ROLE_ASSIGNMENTS_FILE
         with self._save_lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(items, indent=2), encoding="utf-8")
-            tmp.replace(path)
+            write_json(instance.data_dir / ROLE_ASSIGNMENTS_FILE, items)
 
     def close(self) -> None:
         """Stop jobs, close databases and remove temporary files."""

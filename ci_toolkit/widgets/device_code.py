@@ -9,7 +9,11 @@ sends widget updates (the countdown moves), but would not handle a click until t
 ends. So nothing here needs the kernel: the link is a plain link, and the copy button is a
 browser button copying the code with ``navigator.clipboard`` (a one-line handler, the only
 way to reach the browser's clipboard; copying in the kernel would copy on the server). If a
-front end strips it, the code is still one click to select (``user-select: all``).
+front end strips it, the code is still one click to select (``user-select: all``), and the
+link is written out as text, so it can be copied where it cannot be clicked. A front end
+that cannot render widgets at all (a console, a notebook viewer, ``nbconvert``) shows the
+output's plain-text form instead: the same sentence :class:`~ci_toolkit.auth.TerminalPrompt`
+prints, with the link and the code.
 
 Example
 -------
@@ -26,6 +30,7 @@ from __future__ import annotations
 import html
 import json
 from datetime import datetime
+from typing import Any
 
 import ipywidgets as widgets
 
@@ -52,6 +57,9 @@ class DeviceCodePrompt:
         The ``VBox`` to display.
     code, copy, link, status
         Its parts (``HTML`` widgets), for tests and restyling.
+    text
+        The instructions as one plain sentence (link, code, expiry), shown by front ends
+        without widgets.
 
     Example
     -------
@@ -71,6 +79,8 @@ class DeviceCodePrompt:
         self.widget = widgets.VBox([self.title, self.link, self.details, self.status])
         self.user_code: str | None = None
         self.outcome: str | None = None
+        self.text = ""
+        self._handle: Any = None
 
     def __call__(self, verification_uri: str, user_code: str, expires_on: datetime) -> None:
         """Show the link, the code and its copy button (and display the widget).
@@ -91,10 +101,32 @@ class DeviceCodePrompt:
         self.copy.value = _COPY_BUTTON.format(code=html.escape(json.dumps(user_code), quote=True))
         local = expires_on.astimezone().strftime("%H:%M")
         self.status.value = f"Waiting for sign-in (code valid until {local})..."
+        self.text = (
+            f"To sign in to Customer Insights, open {verification_uri} and enter the code "
+            f"{user_code} (valid until {local})."
+        )
         if self._display:
             from IPython.display import display
 
-            display(self.widget)  # type: ignore[no-untyped-call]
+            self._handle = display(self.bundle(), raw=True, display_id=True)  # type: ignore[no-untyped-call]
+
+    def bundle(self) -> dict[str, Any]:
+        """The output to display: the widget, and the instructions as plain text.
+
+        Front ends that render widgets show the widget; any other shows the text (ipywidgets'
+        own plain-text form would be the widget's repr, useless to a person signing in).
+
+        Example
+        -------
+        >>> from datetime import UTC
+        >>> prompt = DeviceCodePrompt(display=False)
+        >>> prompt("https://x.example/devicelogin", "ABCD1234", datetime(2030, 1, 1, tzinfo=UTC))
+        >>> "enter the code ABCD1234" in prompt.bundle()["text/plain"]
+        True
+        """
+        data: dict[str, Any] = dict(self.widget._repr_mimebundle_() or {})
+        data["text/plain"] = self.text or "Sign in to Customer Insights"
+        return data
 
     def waiting(self, seconds_left: float) -> None:
         """Update the countdown.
@@ -129,3 +161,6 @@ class DeviceCodePrompt:
         color = "green" if success else "#b00"
         mark = "&#10003;" if success else "&#10007;"
         self.status.value = f"<span style='color:{color}'>{mark} {html.escape(message)}</span>"
+        self.text = message  # the code is spent: the plain-text form says how it ended
+        if self._handle is not None:
+            self._handle.update(self.bundle(), raw=True)

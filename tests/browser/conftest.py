@@ -1,4 +1,4 @@
-"""JupyterLab on 127.0.0.1 driven by Debian's Chromium through Playwright.
+"""JupyterLab and Notebook 7 on 127.0.0.1 driven by Debian's Chromium through Playwright.
 
 No browser is ever downloaded: Playwright launches ``/usr/bin/chromium``. Without it the
 browser tests skip, unless ``CI_TOOLKIT_REQUIRE_BROWSER=1`` (set by ``.ci/run``), where a
@@ -8,6 +8,8 @@ browser's autosave can never write outputs into the committed notebooks.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import shutil
@@ -119,6 +121,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "--LabApp.extension_manager=readonly",
         f"--LabApp.workspaces_dir={base / 'workspaces'}",
         f"--LabApp.user_settings_dir={settings}",
+        # Notebook 7 (/notebooks/...) is served by the same server, with the same settings
+        f"--JupyterNotebookApp.user_settings_dir={settings}",
+        f"--JupyterNotebookApp.workspaces_dir={base / 'workspaces'}",
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
@@ -177,6 +182,16 @@ def page(browser: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+def spki_sha256(pem: str) -> str:
+    """Base64 SHA-256 of a certificate's SubjectPublicKeyInfo (Chromium's SPKI pin format)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -1,4 +1,8 @@
-"""Open a notebook in JupyterLab, run every cell and read back what the outputs show."""
+"""Open a notebook in JupyterLab or Notebook 7, run every cell and read back what it shows.
+
+Both front ends are served by the same Jupyter server (Notebook 7 is a server extension next
+to JupyterLab's), share the Run menu's *Run All Cells* command and JupyterLab's DOM classes.
+"""
 
 from __future__ import annotations
 
@@ -52,8 +56,19 @@ def wait_for(condition: object, *, timeout: float, what: str, interval: float = 
         time.sleep(interval)
 
 
-def run_notebook(page: Page, lab: Lab, name: str, *, timeout: float = 240) -> RunResult:
-    """Open ``name`` (relative to the lab's root), run all cells, wait until the kernel rests."""
+#: Where each front end opens a notebook (``?reset``: JupyterLab starts from an empty
+#: workspace, so only this notebook is open).
+FRONT_ENDS = {
+    "lab": "/lab/tree/{name}?reset&token={token}",
+    "notebook": "/notebooks/{name}?token={token}",
+}
+
+
+def run_notebook(
+    page: Page, lab: Lab, name: str, *, timeout: float = 240, front_end: str = "lab"
+) -> RunResult:
+    """Open ``name`` (relative to the server's root) in ``front_end`` (``lab`` or
+    ``notebook``), run all cells, wait until the kernel rests."""
     for kernel in lab.api("/api/kernels"):
         # one notebook at a time: a fresh kernel per notebook
         request = urllib.request.Request(
@@ -64,8 +79,7 @@ def run_notebook(page: Page, lab: Lab, name: str, *, timeout: float = 240) -> Ru
         except urllib.error.HTTPError as error:
             if error.code != 404:  # 404: that kernel was already shutting down
                 raise
-    # ?reset: start from an empty workspace, so only this notebook is open
-    page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}")
+    page.goto(lab.url + FRONT_ENDS[front_end].format(name=name, token=lab.token))
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
     wait_for(lambda: _kernel_idle(lab, connected=True), timeout=60, what="the kernel to start")
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()

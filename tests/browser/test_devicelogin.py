@@ -12,8 +12,6 @@ without that flag shows that the trust comes from it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import ssl
 import threading
 from collections.abc import Iterator
@@ -23,11 +21,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ci_toolkit.emulator import Emulator, EmulatorConfig
-from tests.browser.conftest import CHROMIUM, screenshot
+from tests.browser.conftest import CHROMIUM, screenshot, spki_sha256
 
 if TYPE_CHECKING:
     from ci_toolkit.client import CustomerInsights
@@ -51,13 +47,6 @@ class RecordingPrompt:
 
     def finished(self, *, success: bool, message: str) -> None:
         self.outcome = (success, message)
-
-
-def _spki_sha256(pem: str) -> str:
-    """Base64 SHA-256 of a certificate's SubjectPublicKeyInfo (Chromium's SPKI pin format)."""
-    cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
-    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii")
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +95,7 @@ def test_device_code_approved_in_the_browser(emulator_manual: Emulator, tmp_path
     assert port is not None
     server_pem = ssl.get_server_certificate((host, port))
     pins = ",".join(
-        [_spki_sha256(Path(s.ca_file).read_text(encoding="ascii")), _spki_sha256(server_pem)]
+        [spki_sha256(Path(s.ca_file).read_text(encoding="ascii")), spki_sha256(server_pem)]
     )
     args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
     with sync_playwright() as p:

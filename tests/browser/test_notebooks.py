@@ -1,4 +1,5 @@
-"""Each walkthrough notebook in JupyterLab: run all cells, every widget and chart renders.
+"""Each walkthrough notebook in JupyterLab and in Notebook 7: run all cells, every widget and
+chart renders.
 
 The lab serves a copy of ``notebooks/``, so nothing the browser does can reach the
 committed notebooks. Screenshots of each executed notebook (the whole notebook, not only
@@ -8,6 +9,7 @@ the first screen) land in ``test-artifacts/browser/notebook-<name>.png``.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,7 +44,13 @@ def _expects_widgets(path: Path) -> bool:
 
 def _charts(path: Path) -> int:
     """Cells that draw a matplotlib figure (widget charts come on top of these)."""
-    return sum(1 for s in _sources(path) if "plt.show()" in s or s.rstrip().endswith("\nfig"))
+
+    def draws(source: str) -> bool:
+        source = source.rstrip()
+        plotted = re.search(r"\.plot\.\w+\(.*\);$", source, re.S)  # pandas' plot
+        return "plt.show()" in source or source.endswith("\nfig") or plotted is not None
+
+    return sum(1 for s in _sources(path) if draws(s))
 
 
 def _screenshot_whole_notebook(page: Page, name: str) -> Path:
@@ -65,10 +73,12 @@ def _screenshot_whole_notebook(page: Page, name: str) -> Path:
         page.set_viewport_size({"width": 1400, "height": 1000})
 
 
+@pytest.mark.parametrize("front_end", ["lab", "notebook"], ids=["jupyterlab", "notebook7"])
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_in_jupyterlab(page: Page, lab: Lab, path: Path) -> None:
-    result = run_notebook(page, lab, path.name)
-    shot = _screenshot_whole_notebook(page, f"notebook-{path.stem}")
+def test_notebook_runs_in_the_front_end(page: Page, lab: Lab, path: Path, front_end: str) -> None:
+    result = run_notebook(page, lab, path.name, front_end=front_end)
+    suffix = "" if front_end == "lab" else "-notebook7"
+    shot = _screenshot_whole_notebook(page, f"notebook-{path.stem}{suffix}")
 
     assert result.failures() == [], f"see {shot}"
     prompts = page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").all_inner_texts()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import httpx
 import pandas as pd
 import pytest
 
 from ci_toolkit.client import CustomerInsights
+from ci_toolkit.emulator import Emulator
 from ci_toolkit.exceptions import NotFoundError
 from ci_toolkit.resources.exports import connection_type
 
@@ -84,3 +88,42 @@ def test_unknown_export(ci: CustomerInsights) -> None:
 )
 def test_connection_type(texts: tuple[str | None, ...], expected: str | None) -> None:
     assert connection_type(*texts) == expected
+
+
+def test_braze_export_preview_is_what_a_run_sends(
+    ci: CustomerInsights, emulator: Emulator, iid: str
+) -> None:
+    """The preview (client side) and the payload a run writes (emulator side) agree.
+
+    The segment is found in the seeded refresh history (the segmentation task the export
+    task waited on), since the v1 API has no export definitions.
+    """
+    engine = emulator.state.instances[iid].workflows
+    preview = ci.export_preview("braze-gold-members", top=None)
+    export = next(e for e in engine.exports if e.identifier == "braze-gold-members")
+    assert preview.attrs["segment"] == export.source
+    attribute = f"ci_segment_{export.source}"
+    assert list(preview.columns) == ["external_id", "email", attribute]
+    assert preview[attribute].all()
+    assert str(preview["external_id"].dtype) == "string"
+
+    before = set((engine.output_dir / "braze-gold-members").glob("*"))
+    job = ci.run_export("braze-gold-members")
+    assert job.wait(timeout=60, poll_interval=0.05, progress=False) == "successful"
+    (folder,) = set((engine.output_dir / "braze-gold-members").glob("*")) - before
+    sent = json.loads((folder / "braze-users-track.json").read_text(encoding="utf-8"))
+    assert all(len(body["attributes"]) <= 75 for body in sent)
+    assert len(sent) == len(preview.attrs["requests"]) == -(-len(preview) // 75)
+
+    def users(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted((u for b in bodies for u in b["attributes"]), key=lambda u: u["external_id"])
+
+    assert users(sent) == users(preview.attrs["requests"])
+    assert len(users(sent)) == len(preview) > 0
+
+
+def test_export_preview_of_other_exports_says_what_to_use(ci: CustomerInsights) -> None:
+    with pytest.raises(ValueError, match=r"Braze exports.*ci_toolkit\.lake\.open_export"):
+        ci.export_preview("adls-customer-profiles")
+    with pytest.raises(NotFoundError, match="no export"):
+        ci.export_preview("no-such-export")

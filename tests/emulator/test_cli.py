@@ -19,6 +19,7 @@ import pytest
 
 from ci_toolkit.cli import build_parser, main
 from ci_toolkit.emulator.cli import config_from_args, run
+from ci_toolkit.emulator.state import demo_instance_id
 
 ENV_NAMES = [
     "CI_BASE_URL",
@@ -193,3 +194,20 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith("ci-toolkit ")
+
+
+def test_an_unreadable_data_dir_file_is_a_one_line_error(tmp_path: Path) -> None:
+    """The file is named, with the fix, and left as it was (never overwritten)."""
+    path = tmp_path / demo_instance_id(42, 0) / "segments-and-measures.json"
+    path.parent.mkdir()
+    path.write_bytes(b'{"segments": [{"name": "MySegment", ')
+    args = build_parser().parse_args(
+        ["emulator", "--profiles=50", "--seed=42", f"--data-dir={tmp_path}"]
+    )
+    out = io.StringIO()
+    assert run(args, out=out) == 1
+    text = out.getvalue()
+    assert text.startswith(f"ci-toolkit emulator: error: could not start: cannot read {path}: ")
+    assert "repair the file or move it out of the way" in text
+    assert text.count("\n") == 1
+    assert path.read_bytes() == b'{"segments": [{"name": "MySegment", '

@@ -14,7 +14,9 @@ import pyarrow as pa
 import pytest
 
 from ci_toolkit.emulator.data.keyindex import KeyIndex
+from ci_toolkit.emulator.data.persistence import DEFINITIONS_FILE, DataDirError
 from ci_toolkit.emulator.data.rowcache import RowBlockCache
+from ci_toolkit.emulator.data.segment_store import segment_relation
 from ci_toolkit.emulator.data.store import DataStore, DefinitionError, NotFoundError
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -324,12 +326,12 @@ def test_key_range_pages_equal_the_sql_pages() -> None:
     try:
         queries = _key_range_queries(store)
         fast = [_pages(store, entity, options) for entity, options in queries]
-        indexes = dict(store._key_indexes)
+        indexes = dict(store._key_ranges.indexes)
         assert indexes["Customer"] is not None  # the key index served them
         assert indexes["UnifiedActivity"] is not None
-        store._key_indexes = dict.fromkeys(indexes)  # no index: every page from SQL
+        store._key_ranges.indexes = dict.fromkeys(indexes)  # no index: every page from SQL
         slow = [_pages(store, entity, options) for entity, options in queries]
-        store._key_indexes = indexes
+        store._key_ranges.indexes = indexes
         for query, fast_pages, slow_pages in zip(queries, fast, slow, strict=True):
             assert fast_pages == slow_pages, query
         page = store.odata_page("Customer", {"$filter": "CustomerId ge '8'", "$count": "true"})
@@ -357,9 +359,11 @@ def test_key_range_pages_equal_the_sql_pages_whatever_the_text() -> None:
             )
         options = {"$filter": "CustomerId ne null", "$count": "true"}
         fast = _pages(store, "Customer", options)
-        assert store._key_indexes["Customer"] is not None  # the key index served them
-        assert store._row_blocks.misses == 1  # one block of 1,024: every row rendered at once
-        store._key_indexes = {"Customer": None}
+        assert store._key_ranges.indexes["Customer"] is not None  # the key index served them
+        assert (
+            store._key_ranges.row_blocks.misses == 1
+        )  # one block of 1,024: every row rendered at once
+        store._key_ranges.indexes = {"Customer": None}
         assert fast == _pages(store, "Customer", options)
         served = {r["CustomerId"]: r["FirstName"] for page in fast for r in json.loads(page[0])}
         assert {key: served[key] for key in texts} == texts
@@ -383,17 +387,18 @@ def test_stale_key_index_falls_back_to_sql(store: DataStore) -> None:
     expected = _pages(store, "Customer", options)
     keys = store.export_table("Customer").column("CustomerId").to_pylist()
     # As if the table had just been replaced by one with other rows: positions are wrong.
-    store._key_indexes["Customer"] = KeyIndex(pa.array(keys[1:]))
+    store._key_ranges.indexes["Customer"] = KeyIndex(pa.array(keys[1:]))
     try:
         assert _pages(store, "Customer", options)[0][0] == expected[0][0]
     finally:
-        store._key_indexes.pop("Customer")
+        store._key_ranges.indexes.pop("Customer")
     assert _pages(store, "Customer", options) == expected
     # Re-evaluating a segment replaces its table and forgets the table's key index.
     store.odata_page("GoldAndPlatinumMembers", {"$top": "3"})
-    assert store._key_indexes['"segment__GoldAndPlatinumMembers"'] is not None
+    relation = segment_relation("GoldAndPlatinumMembers")
+    assert store._key_ranges.indexes[relation] is not None
     store.evaluate_segment("GoldAndPlatinumMembers")
-    assert '"segment__GoldAndPlatinumMembers"' not in store._key_indexes
+    assert relation not in store._key_ranges.indexes
 
 
 def test_memory_page_is_the_page_when_its_rows_are_rendered_already() -> None:
@@ -437,3 +442,92 @@ def test_row_block_cache_keeps_the_most_recent_blocks_within_its_size() -> None:
     assert cache.get(("U", 1, ("A",), 0)) == [b"y"]
     cache.put(("T", 1, ("A",), 9), [b"z" * 2000])  # larger than the cache: not kept
     assert cache.get(("T", 1, ("A",), 9)) is None
+
+
+def test_saved_names_differing_only_in_case_keep_their_own_tables(tmp_path: Path) -> None:
+    """A file written before names were compared without case loads whole: nothing shared."""
+    DataStore(instance_id="i", profiles=200, seed=5, now=NOW, data_dir=tmp_path).close()
+    data = DataStore(instance_id="i", profiles=200, seed=5, now=NOW, data_dir=tmp_path)
+    try:
+        data.delete_segment("YoungAdults")  # writes the file
+    finally:
+        data.close()
+    path = tmp_path / DEFINITIONS_FILE
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    other = next(s for s in saved["segments"] if s["name"] == "RecentWebVisitors")
+    saved["segments"].append({**other, "name": "highvaluecustomers"})
+    spend = next(m for m in saved["measures"] if m["name"] == "TotalSpend")
+    saved["measures"].append({**spend, "name": "totalspend"})
+    path.write_text(json.dumps(saved), encoding="utf-8")
+    data = DataStore(instance_id="i", profiles=200, seed=5, now=NOW, data_dir=tmp_path)
+    try:
+        high = data.segment("HighValueCustomers")["evaluationStatus"]["entityCount"]
+        lower = data.segment("highvaluecustomers")["evaluationStatus"]["entityCount"]
+        assert high != lower  # two definitions, two tables
+        assert data.odata_page("highvaluecustomers", {"$count": "true"}).count == lower
+        data.delete_segment("highvaluecustomers")
+        assert data.odata_page("HighValueCustomers", {"$count": "true"}).count == high
+        names = {m["name"] for m in data.all_entity_metadata()}
+        assert "HighValueCustomers" in names
+        assert "highvaluecustomers" not in names
+        assert data.measure("TotalSpend")["latestEvaluation"]["state"] == "completed"
+        failed = data.measure("totalspend")["latestEvaluation"]
+        assert failed["state"] == "failed"
+        assert "'TotalSpend'" in failed["error"]
+    finally:
+        data.close()
+
+
+def test_a_vanished_table_is_not_found_never_a_database_error(tmp_path: Path) -> None:
+    """A segment deleted between listing and reading (another request) is a 404, and the
+    entity list leaves it out instead of failing."""
+    data = DataStore(instance_id="i", profiles=150, seed=6, now=NOW)
+    try:
+        data.cursor().execute(f"DROP TABLE {segment_relation('YoungAdults')}")
+        data._invalidate("YoungAdults")
+        for read in (data.entity_metadata, data.entity_size, data.export_table):
+            with pytest.raises(NotFoundError):
+                read("YoungAdults")
+        with pytest.raises(NotFoundError):
+            data.entity_profile("YoungAdults", include_attributes=False)
+        names = {m["name"] for m in data.all_entity_metadata()}
+        assert "YoungAdults" not in names
+        assert "Customer" in names
+    finally:
+        data.close()
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"segments": [', "not valid JSON"),
+        (b'{"segments": [], "measures": [{"name": "Caf\xe9"}]}', "not UTF-8"),  # Latin-1
+        (b"[]", "an array where an object was expected"),
+        (b'{"segments": [{"nom": "x"}]}', "'segments' is not an array of objects with a 'name'"),
+        (b'{"segmentHistory": {"A": 3}}', "'segmentHistory'"),
+        (None, "Is a directory"),  # unreadable: a folder where the file should be
+    ],
+)  # fmt: skip
+def test_an_unreadable_definitions_file_stops_the_start_and_is_kept(
+    tmp_path: Path, content: bytes | None, reason: str
+) -> None:
+    """Refusing to start is the safe choice: starting from the demo definitions would
+    overwrite the file (the user's definitions) at the first change."""
+    path = tmp_path / DEFINITIONS_FILE
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(DataDirError) as info:
+        DataStore(instance_id="i", profiles=50, seed=5, now=NOW, data_dir=tmp_path)
+    message = str(info.value)
+    assert str(path) in message
+    assert reason in message
+    assert "repair the file or move it out of the way" in message
+    assert "\n" not in message
+    assert isinstance(info.value, ValueError)  # the CLI reports it in one line
+    if content is None:
+        assert path.is_dir()
+    else:
+        assert path.read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == [DEFINITIONS_FILE]

@@ -108,3 +108,49 @@ def test_invalid_definitions_are_parsing_errors(
     assert response.json()["code"] == code
     message = response.json()["messages"][0]["message"]
     assert (operation in message) or (field in message)
+
+
+def test_names_differing_only_in_case_are_one_name(
+    api: httpx.Client, instance_id: str, name: str
+) -> None:
+    """Measure names are unique without regard to case, as segment names are.
+
+    The contract does not say; a profile measure is a column of ``Customer_Measure`` and
+    column names compare without case, so a second name differing only in case (or
+    ``customerid``, the table's key) is refused with a 400 ``ParsingError`` naming the one
+    that exists. (The emulator accepted ``customerid`` and its evaluation failed.)
+    """
+    assert api.post(measures_url(instance_id), json=body(name)).status_code == 200
+    for other, existing in ((name.lower(), name), ("totalspend", "TotalSpend"),
+                            ("customerid", "CustomerId")):  # fmt: skip
+        response = api.post(measures_url(instance_id), json=body(other))
+        assert response.status_code == 400, other
+        assert_matches_contract(response, "Create-a-measure")
+        message = response.json()["messages"][0]["message"]
+        assert f"'{existing}'" in message
+        assert "without regard to case" in message
+    columns = api.get(f"/instances/{instance_id}/data/Customer_Measure", params={"$top": "1"})
+    assert columns.status_code == 200
+    assert name in columns.json()["value"][0]
+    assert api.get(f"{measures_url(instance_id)}/{name}").json()["latestEvaluation"]["state"] == (
+        "completed"
+    )
+
+
+def test_aggregates_of_text_and_of_all_rows(api: httpx.Client, instance_id: str, name: str) -> None:
+    """A profile measure over text (the latest ``Country``) evaluates, with no average in its
+    output; ``'*'`` (all rows) suits ``count`` only. Both answered 500 before."""
+    latest = body(name, "max", "Country")
+    latest["definition"]["linkedEntities"] = [{"kind": "base", "entity": "Customer"}]
+    del latest["definition"]["filteringCriteria"]
+    response = api.post(measures_url(instance_id), json=latest)
+    assert response.status_code == 200, response.text
+    measure = response.json()
+    assert measure["latestEvaluation"]["state"] == "completed"
+    assert "average" not in measure["output"]["values"]
+    assert measure["output"]["values"]["max"] >= measure["output"]["values"]["min"]
+    for operation in ("avg", "max"):
+        rows = body(f"{name}_{operation}", operation, "*")
+        response = api.post(measures_url(instance_id), json=rows)
+        assert response.status_code == 400
+        assert "is for 'count' only" in response.json()["messages"][0]["message"]

@@ -168,3 +168,30 @@ def test_manual_and_empty_queries_are_rejected(schemas: dict[str, dict[str, str]
         segment_sql({"type": "manual", "segmentationQuerySql": "SELECT 1"}, schemas, now=NOW)
     with pytest.raises(SegmentDefinitionError, match="non-empty list"):
         segment_sql({"rowsets": []}, schemas, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "op", "value", "error"),
+    [
+        ("Customer.BirthDate", "dayOf", "1e400", "is not a whole number"),
+        ("Customer.BirthDate", "yearOf", "-1e999", "is not a whole number"),
+        ("UnifiedActivity.ActivityTime", "isWithinLast", "999999999999 days", None),
+        ("UnifiedActivity.ActivityTime", "isWithinLast", "P99999999Y", None),
+    ],
+)
+def test_values_beyond_every_range_are_definition_errors_or_everything(
+    db: Any,
+    schemas: dict[str, dict[str, str]],
+    attribute: str,
+    op: str,
+    value: str,
+    error: str | None,
+) -> None:
+    """Numbers beyond float and periods beyond the calendar raised OverflowError (a 500): a
+    number is refused as not a whole number; a period longer than the calendar reaches back
+    to its start, so it holds every row up to now."""
+    if error is not None:
+        with pytest.raises(SegmentDefinitionError, match=error):
+            members(db, schemas, ("none", leaf(attribute, op, value)))
+        return
+    assert members(db, schemas, ("none", leaf(attribute, op, value))) == set(ACTIVITIES.CustomerId)

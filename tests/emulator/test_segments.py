@@ -171,3 +171,38 @@ def test_bad_bodies_and_unknown_segments(api: httpx.Client, instance_id: str) ->
         response = api.request(method, f"{segments_url(instance_id)}/NoSuchSegment{suffix}")
         assert response.status_code == 404
         assert_schema(response.json(), "ApiErrorResult")
+
+
+def test_names_differing_only_in_case_are_one_name(
+    api: httpx.Client, instance_id: str, name: str
+) -> None:
+    """Segment names are unique without regard to case.
+
+    The v1 contract and API notes do not say; the service keeps a segment as an entity and
+    entity names in the lake and in SQL compare without case, so a second name differing
+    only in case is refused with 400 (``ApiErrorResult``) naming the existing segment.
+    Lookups use the exact name. (The emulator let both exist, sharing one table: deleting
+    one broke the other and the entity list answered 500.)
+    """
+    created = api.post(segments_url(instance_id), json=definition(name))
+    assert created.status_code == 201
+    for other in (name.lower(), name.upper(), "highvaluecustomers", "CUSTOMER"):
+        response = api.post(segments_url(instance_id), json=definition(other, "Ireland"))
+        assert response.status_code == 400, other
+        assert_schema(response.json(), "ApiErrorResult")
+        message = response.json()["message"]
+        assert "without regard to case" in message
+        assert "Choose another name" in message
+        existing = {"highvaluecustomers": "HighValueCustomers", "CUSTOMER": "Customer"}
+        assert f"'{existing.get(other, name)}'" in message
+    members = created.json()["evaluationStatus"]["entityCount"]
+    assert members > 0
+    assert count(api, instance_id, f"IsMemberOfSegment('{name}')") == members
+    gone = api.delete(f"{segments_url(instance_id)}/{name.lower()}")
+    assert gone.status_code == 404  # the exact name only: nothing deleted
+    entities = api.get(f"/instances/{instance_id}/manage/entities")
+    assert entities.status_code == 200
+    assert name in {e["name"] for e in entities.json()["entities"]}
+    page = api.get(f"/instances/{instance_id}/data/{name}", params={"$count": "true"})
+    assert page.status_code == 200
+    assert page.json()["@odata.count"] == members

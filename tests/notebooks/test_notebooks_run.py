@@ -1,16 +1,20 @@
-"""Every walkthrough notebook, executed in a real kernel: no errors, no secrets, safe to rerun,
-and pointed at another service by the ``CI_*`` settings alone.
+"""Every walkthrough notebook, executed in a real kernel: what it shows is right, no secrets,
+safe to rerun, and pointed at another service by the ``CI_*`` settings alone.
 
-nbval (``./dev test``) checks that the notebooks run; these tests also look at what they
-show. Each notebook runs with nbclient in a kernel whose config, cache and IPython folders
-are temporary and without ``CI_*`` settings, so it uses the embedded emulator. A probe cell
-appended at the end reads that emulator's subscription key and client secret and the tokens
-MSAL holds in the kernel; then every output and the saved widget state of the notebook's own
-cells are searched for them. The executed notebooks stay in ``test-artifacts/notebooks/``.
+The notebooks are tutorials without test code; their checks live in
+``tests/notebooks/checks.py``. Each notebook runs with nbclient in a kernel whose config,
+cache and IPython folders are temporary and without ``CI_*`` settings, so it uses the
+embedded emulator. Two cells are appended: the notebook's check, run in the same kernel
+against its variables and widgets, and a probe that reads that emulator's subscription key
+and client secret and the tokens MSAL holds in the kernel; then every output and the saved
+widget state of the notebook's own cells are searched for them, and each chart and widget
+cell must have shown a picture or a widget. A deliberately broken copy of a notebook must
+fail. The executed notebooks stay in ``test-artifacts/notebooks/``.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
 import re
@@ -27,6 +31,7 @@ from tests.support import emulator_env
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
+CHECKS = Path(__file__).with_name("checks.py")
 
 #: ci-toolkit's connection settings: none may leak into the kernel from the test process.
 SETTINGS = (
@@ -87,12 +92,73 @@ def _execute(notebook: nbformat.NotebookNode, name: str) -> None:
     execute(notebook, artifact=ARTIFACTS / name, cwd=ROOT / "notebooks")
 
 
+def check_cell(stem: str) -> str:
+    """The cell that runs ``stem``'s check from ``checks.py`` against the notebook's globals."""
+    return (
+        "import runpy as _runpy\n"
+        f"_runpy.run_path({str(CHECKS)!r})['CHECKS'][{stem!r}](globals())\n"
+        f"print('checked: {stem}')"
+    )
+
+
+def _code(cell: nbformat.NotebookNode) -> str:
+    """A code cell's Python (IPython magics and shell lines left out)."""
+    return "\n".join(
+        line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))
+    )
+
+
+def _shows_a_chart(cell: nbformat.NotebookNode) -> bool:
+    source = cell.source.rstrip()
+    plotted = re.search(r"\.plot\.\w+\(.*\);$", source, re.S)  # pandas' plot, repr hidden
+    return "plt.show()" in source or source.endswith("\nfig") or plotted is not None
+
+
+def _shows_a_widget(cell: nbformat.NotebookNode) -> bool:
+    last = cell.source.rstrip().splitlines()[-1]
+    return (
+        re.fullmatch(r"(panel|picker|browser|explorer|monitor|jobs_monitor|lookup)", last)
+        is not None
+    )
+
+
+def run_with_check(path: Path, name: str) -> nbformat.NotebookNode:
+    """Execute the notebook at ``path`` with its check appended; return the executed notebook."""
+    notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    stem = path.stem.removesuffix(".broken")
+    notebook.cells.append(nbformat.v4.new_code_cell(check_cell(stem)))  # type: ignore[no-untyped-call]
+    _execute(notebook, name)
+    assert f"checked: {stem}" in stdout(notebook.cells[-1])
+    return notebook
+
+
+def test_every_notebook_has_a_check() -> None:
+    from tests.notebooks.checks import CHECKS as checks
+
+    assert sorted(checks) == [p.stem for p in NOTEBOOKS], "add the notebook's check to checks.py"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_a_tutorial(path: Path) -> None:
+    """No test code in a teaching cell; it says what you will learn and where to go next."""
+    notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            asserts = [n for n in ast.walk(ast.parse(_code(cell))) if isinstance(n, ast.Assert)]
+            assert not asserts, f"{path.name} cell {cell.id} asserts: move it to checks.py"
+    text = [c.source for c in notebook.cells if c.cell_type == "markdown"]
+    assert "**You will learn**" in text[0], f"{path.name} opens without what you will learn"
+    assert "## Where to go next" in text[-1], f"{path.name} ends without where to go next"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_and_shows_no_secret(path: Path, kernel_env: Path) -> None:
     notebook = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     own_cells = len(notebook.cells)
+    notebook.cells.append(nbformat.v4.new_code_cell(check_cell(path.stem)))  # type: ignore[no-untyped-call]
     notebook.cells.append(nbformat.v4.new_code_cell(PROBE))  # type: ignore[no-untyped-call]
     _execute(notebook, path.name)
+    assert f"checked: {path.stem}" in stdout(notebook.cells[own_cells])
 
     probe = json.loads(stdout(notebook.cells[-1]).strip().splitlines()[-1])
     assert probe["config"].startswith(str(kernel_env)), "the kernel read the real config file"
@@ -115,6 +181,34 @@ def test_notebook_runs_and_shows_no_secret(path: Path, kernel_env: Path) -> None
     assert errors == []
     tracebacks = [o for c in code for o in c.outputs if "Traceback" in o.get("text", "")]
     assert tracebacks == []
+    standard = {"@jupyter-widgets/controls", "@jupyter-widgets/base", "@jupyter-widgets/output"}
+    models = notebook.metadata.get("widgets", {}).get(
+        "application/vnd.jupyter.widget-state+json", {"state": {}}
+    )["state"]
+    modules = {m["model_module"] for m in models.values()}
+    assert modules <= standard, f"{path.name} uses widgets outside ipywidgets: {modules}"
+    for cell in code:
+        kinds = {kind for o in cell.outputs for kind in o.get("data", {})}
+        if _shows_a_chart(cell):
+            assert "image/png" in kinds, f"{path.name} cell {cell.id} drew no chart"
+        if _shows_a_widget(cell):
+            view = "application/vnd.jupyter.widget-view+json"
+            assert view in kinds, f"{path.name} cell {cell.id} showed no widget"
+
+
+def test_a_broken_step_fails(kernel_env: Path, tmp_path: Path) -> None:
+    """A step that shows the wrong thing without raising still fails: the check catches it.
+
+    The copy of the quickstart filters on a loyalty tier nobody has: every cell runs, the
+    filtered query just comes back empty, and the check in the same kernel says so.
+    """
+    notebook = nbformat.read(ROOT / "notebooks" / "00_quickstart.ipynb", as_version=4)  # type: ignore[no-untyped-call]
+    example = next(c for c in notebook.cells if 'TIER = ("LoyaltyTier", "Gold")' in c.source)
+    example.source = example.source.replace('"Gold"', '"Tin"')
+    broken = tmp_path / "00_quickstart.broken.ipynb"
+    nbformat.write(notebook, broken)  # type: ignore[no-untyped-call]
+    with pytest.raises(pytest.fail.Exception, match="the filtered query found nobody"):
+        run_with_check(broken, "00_quickstart.broken.ipynb")
 
 
 LEFTOVER = """

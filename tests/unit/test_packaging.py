@@ -39,7 +39,41 @@ def test_environment_yml_names_the_same_runtime_dependencies_as_pyproject() -> N
 
     assert listed == wanted, "environment.yml's pip section and pyproject.toml differ"
     assert "-e ." in pip_section, "environment.yml must install the package itself, editable"
-    assert "python=3.11" in conda
+    assert f"python{project['requires-python']}" in conda, "conda's Python must be pip's"
+
+
+def _supported_minors() -> range:
+    """The minor versions of Python 3 that ``requires-python`` (">=3.X,<3.Y") allows."""
+    project = _pyproject()["project"]
+    assert isinstance(project, dict)
+    match = re.fullmatch(r">=3\.(\d+),<3\.(\d+)", project["requires-python"])
+    assert match, "requires-python must read '>=3.X,<3.Y': ./dev parses it in that form"
+    return range(int(match[1]), int(match[2]))
+
+
+def test_supported_pythons_are_declared_once_and_consistently() -> None:
+    minors = _supported_minors()
+    assert minors[0] == 11, "3.11 is the oldest Python the toolkit supports"
+    assert minors[-1] >= 13, "3.12 and 3.13 are the versions most analysts have"
+    pyproject = _pyproject()
+    project = pyproject["project"]
+    assert isinstance(project, dict)
+    versions = sorted(
+        int(c.rsplit(".", 1)[1])
+        for c in project["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    )
+    assert versions == list(minors), "one classifier per supported version"
+    assert sys.version_info[:2] >= (3, minors[0]), "the tests run on a supported Python"
+    assert sys.version_info[:2] <= (3, minors[-1])
+
+
+def test_lint_and_type_checks_target_the_oldest_supported_python() -> None:
+    oldest = _supported_minors()[0]
+    tools = _pyproject()["tool"]
+    assert isinstance(tools, dict)
+    assert tools["ruff"]["target-version"] == f"py3{oldest}"
+    assert tools["mypy"]["python_version"] == f"3.{oldest}"
 
 
 def test_package_is_typed_and_versioned() -> None:

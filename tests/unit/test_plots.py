@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -146,3 +147,76 @@ def test_charts_render_to_png_in_threads() -> None:
         thread.join(30)
     assert len(sizes) == 4
     assert min(sizes) > 1000
+
+
+def _overlaps(fig: Figure) -> list[tuple[str, str]]:
+    """Neighbouring x tick labels whose boxes overlap, once the figure is laid out."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = fig.axes[0]
+    labels = [t for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+    boxes = sorted(
+        ((t.get_window_extent(renderer), t.get_text()) for t in labels), key=lambda b: b[0].x0
+    )
+    return [
+        (a_text, b_text)
+        for (a, a_text), (b, b_text) in itertools.pairwise(boxes)
+        if a.x1 > b.x0 - 2  # at least 2 px between labels
+    ]
+
+
+def _tasks(span: timedelta, *, name_length: int = 40, count: int = 12) -> pd.DataFrame:
+    starts = [T0 + span * i / count for i in range(count)]
+    return pd.DataFrame(
+        {
+            "taskId": [f"t{i}" for i in range(count)],
+            "friendlyName": [f"task {i} ".ljust(name_length, "x") for i in range(count)],
+            "operationType": ["measures"] * count,
+            "submittedTimestamp": pd.Series(starts, dtype="datetime64[ns, UTC]"),
+            "endTimestamp": pd.Series(
+                [s + span / count for s in starts], dtype="datetime64[ns, UTC]"
+            ),
+            "taskStatus": ["successful"] * count,
+        }
+    )
+
+
+SPANS = [
+    timedelta(seconds=50),
+    timedelta(minutes=4),
+    timedelta(minutes=55),
+    timedelta(hours=5),
+    timedelta(hours=30),
+    timedelta(hours=47),
+    timedelta(days=9),
+    timedelta(days=45),
+    timedelta(days=70),
+    timedelta(days=800),
+]
+
+
+@pytest.mark.parametrize("span", SPANS, ids=[str(s) for s in SPANS])
+def test_time_axis_labels_never_overlap(span: timedelta) -> None:
+    """At the width a notebook shows them, with long lane names eating into the axis."""
+    tasks = _tasks(span)
+    runs = tasks.assign(identifier=tasks["friendlyName"])
+    activities = pd.DataFrame(
+        {
+            "ActivityTime": tasks["submittedTimestamp"],
+            "ActivityType": ["Purchase", "WebVisit"] * 6,
+            "Amount": [10.0] * 12,
+        }
+    )
+    history = pd.DataFrame(
+        {"segment": ["A"] * 12, "size": range(12), "date": tasks["submittedTimestamp"]}
+    )
+    for fig in (
+        plots.job_timeline(tasks),
+        plots.export_timeline(runs),
+        plots.activity_timeline(activities),
+        plots.segment_history_plot(history),
+    ):
+        assert _overlaps(fig) == [], fig.axes[0].get_title()

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 import pytest
 
 from ci_toolkit.emulator.workflows.engine import WorkflowEngine
@@ -141,8 +140,17 @@ def test_export_writes_the_rows_of_its_source(tmp_path: Path) -> None:
 
     job = run(scenario())
     assert job.status == "successful"
-    (parquet,) = (tmp_path / "out" / "adls-customer-profiles").glob("*/Customer.parquet")
-    assert pq.read_table(parquet).equals(data.export_table("Customer"))
+    # the data-out export writes a CDM folder (model.json + CSV partitions) in the container
+    (model,) = (tmp_path / "out" / "customerinsights").glob("CustomerInsights_*/*/model.json")
+    entity, activity = json.loads(model.read_text(encoding="utf-8"))["entities"]
+    assert (entity["name"], activity["name"]) == ("Customer", "UnifiedActivity")
+    (partition,) = entity["partitions"]
+    (csv_file,) = model.parent.glob("Customer/*/*/*/*/Customer_1.csv")
+    assert partition["location"].endswith(csv_file.relative_to(model.parents[2]).as_posix())
+    rows = pa_csv.read_csv(
+        csv_file, read_options=pa_csv.ReadOptions(column_names=["CustomerId", "n"])
+    )
+    assert rows.equals(data.export_table("Customer"))
     (csv,) = (tmp_path / "out" / "braze-gold-members").glob("*/GoldMembers.csv")
     assert pa_csv.read_csv(csv).column("CustomerId").to_pylist() == [
         f"GoldMembers-{i}" for i in range(4)

@@ -130,8 +130,10 @@ def plan_measure(
                 code="unsupportedSyntax",
             )
         field = agg.get("field") or ("*" if op == "count" else None)
-        if field is None:
-            raise SegmentDefinitionError(f"The '{op}' aggregate needs a 'field'.")
+        if field is None or (field == "*" and op != "count"):
+            raise SegmentDefinitionError(
+                f"The '{op}' aggregate needs a 'field' ('*', all rows, is for 'count' only)."
+            )
         if "." in str(field):
             entity, field = str(field).split(".", 1)
             if entity != base:

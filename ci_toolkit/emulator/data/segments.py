@@ -30,6 +30,7 @@ from ci_toolkit.emulator.data.odata import kind_of, quote_ident
 
 __all__ = [
     "COMPARISON_OPERATORS",
+    "MAX_CRITERIA_DEPTH",
     "SegmentDefinitionError",
     "criteria_sql",
     "demo_segments",
@@ -56,6 +57,9 @@ COMPARISON_OPERATORS = {
     "isWithinLast", "isBetween", "isNotBetween", "yearToDate", "dayOf", "monthOf", "yearOf",
     "dayOfWeek",
 }  # fmt: skip
+#: Groups nested deeper than this are refused (the service's limit is not documented; the
+#: emulator's SQL translation recurses once per level).
+MAX_CRITERIA_DEPTH = 64
 _UNSUPPORTED = {"any", "all", "timeAt", "childOf", "parentOf"}
 _SET_OPERATIONS = {
     "union": "UNION",
@@ -148,7 +152,7 @@ def _convert(value: Any, kind: str, attribute: str) -> Any:
             if parsed.tzinfo is not None:
                 parsed = parsed.astimezone(UTC).replace(tzinfo=None)
             return parsed
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: int(float("1e400"))
         expected = {"int": "a whole number", "double": "a number", "bool": "true or false"}.get(
             kind, "an ISO 8601 date"
         )
@@ -158,7 +162,8 @@ def _convert(value: Any, kind: str, attribute: str) -> Any:
     return text
 
 
-def _duration(value: Any, attribute: str) -> timedelta:
+def _duration_days(value: Any, attribute: str) -> int:
+    """The days of an ``isWithinLast`` period (``'30 days'``, ``'P6M'``...)."""
     match = _DURATION.match(str(value or ""))
     if not match:
         raise SegmentDefinitionError(
@@ -167,8 +172,7 @@ def _duration(value: Any, attribute: str) -> timedelta:
         )
     amount = int(match.group("iso") or match.group("n"))
     unit = (match.group("iunit") or match.group("unit")).lower()[0]
-    days = {"d": 1, "w": 7, "m": 30, "y": 365}[unit] * amount
-    return timedelta(days=days)
+    return {"d": 1, "w": 7, "m": 30, "y": 365}[unit] * amount
 
 
 def _condition(node: Mapping[str, Any], ctx: _Context) -> tuple[str, Fragment]:
@@ -231,7 +235,9 @@ def _condition(node: Mapping[str, Any], ctx: _Context) -> tuple[str, Fragment]:
     if kind not in {"datetime", "date"}:
         raise SegmentDefinitionError(f"'{op}' needs a date attribute; '{attribute}' is not.")
     if op == "isWithinLast":
-        since = ctx.now - _duration(value, attribute)
+        # A period longer than the calendar goes back to its start: every row.
+        days = min(_duration_days(value, attribute), (ctx.now - datetime.min).days)
+        since = ctx.now - timedelta(days=days)
         return entity, (f"({col} >= {param(since)} AND {col} <= {param(ctx.now)})", params)
     if op == "yearToDate":
         start = datetime(ctx.now.year, 1, 1)
@@ -252,8 +258,13 @@ def criteria_sql(node: Mapping[str, Any], ctx: _Context) -> Fragment:
     return fragment if fragment[0] else ("TRUE", [])
 
 
-def _criteria_part(node: Any, ctx: _Context) -> tuple[list[Fragment], Fragment]:
+def _criteria_part(node: Any, ctx: _Context, depth: int = 0) -> tuple[list[Fragment], Fragment]:
     """``(activity conditions still to wrap in EXISTS, customer-level condition)``."""
+    if depth > MAX_CRITERIA_DEPTH:
+        raise SegmentDefinitionError(
+            f"The criteria are nested more than {MAX_CRITERIA_DEPTH} groups deep; "
+            "combine conditions in fewer 'childCriterias' levels."
+        )
     if not isinstance(node, Mapping):
         raise SegmentDefinitionError("A criteria entry must be a JSON object.")
     children = node.get("childCriterias")
@@ -272,7 +283,7 @@ def _criteria_part(node: Any, ctx: _Context) -> tuple[list[Fragment], Fragment]:
     parts: list[Fragment] = []
     activity: list[Fragment] = []
     for child in children:
-        child_activity, child_sql = _criteria_part(child, ctx)
+        child_activity, child_sql = _criteria_part(child, ctx, depth + 1)
         if logical == "and":
             activity.extend(child_activity)
         elif child_activity:
@@ -437,7 +448,7 @@ def segment_history(
     """
     rng = np.random.default_rng([seed, *name.encode()])
     growth = rng.uniform(-0.15, 0.35)
-    noise = rng.normal(0, 0.01, days).cumsum()
+    noise = rng.normal(0, 0.01, days).cumsum(axis=0)  # numpy 2.5's stubs require an argument
     points: list[dict[str, Any]] = []
     stop = days if active else days - 30
     base = now.replace(hour=2, minute=0, second=0, microsecond=0)

@@ -41,10 +41,12 @@ from ci_toolkit.emulator.workflows.exports import (
     ExportDefinition,
     ExportFailure,
     demo_exports,
+    load_tables,
     write_export,
 )
 from ci_toolkit.emulator.workflows.graph import STEPS, Graph, Node, SelectionError, build_graph
 from ci_toolkit.emulator.workflows.history import seed_history
+from ci_toolkit.emulator.workflows.lake_export import LakeTarget
 from ci_toolkit.emulator.workflows.model import Job, NodeKey, NodeState, Task, utcnow
 from ci_toolkit.emulator.workflows.outcomes import (
     detached,
@@ -109,6 +111,8 @@ class WorkflowEngine:
         The emulator's start time; history covers the weeks before it.
     data_dir
         Folder for ``workflow-schedules.json``; None keeps schedules in memory.
+    lake
+        The container data-out exports write to; None: ``<output_dir>/customerinsights``.
     """
 
     def __init__(
@@ -120,8 +124,11 @@ class WorkflowEngine:
         seed: int,
         now: datetime,
         data_dir: Path | None = None,
+        lake: LakeTarget | None = None,
     ) -> None:
         self.data = data
+        #: Where data-out exports write their CDM folders (None: under ``output_dir``).
+        self.lake = lake
         #: The DataStore seen through the methods the engine calls.
         self.source = cast(WorkflowData, data)
         self.time_scale = time_scale
@@ -457,14 +464,16 @@ class WorkflowEngine:
             export.check()
             moment = task.started or utcnow()
             async with self._slots:
-                table = await asyncio.to_thread(self.source.export_table, export.source)
+                tables = await asyncio.to_thread(load_tables, self.data, export)
                 await asyncio.to_thread(
                     write_export,
-                    table,
+                    tables,
                     export=export,
                     output_dir=self.output_dir,
                     moment=moment,
                     cancelled=job.cancelled,
+                    lake=self.lake,
+                    instance_id=self.instance_id,
                 )
 
     # -- schedules firing -----------------------------------------------------------------
