@@ -283,7 +283,13 @@ class DataverseBulkMixin:
         result = concat_frames(parts) if parts else self._dv_empty(bulk)
         result.attrs = {
             "source": "dataverse",
-            "odata": {"context": bulk.pull.context, "key": bulk.pull.key, "parallel": True},
+            "odata": {
+                "context": bulk.pull.context,
+                "count": None,
+                "count_capped": False,
+                "key": bulk.pull.key,
+                "parallel": True,
+            },
         }
         return result
 
