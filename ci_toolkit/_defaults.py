@@ -20,8 +20,12 @@ __all__ = [
     "CONFIG_FILE_NAME",
     "CONNECT_TIMEOUT",
     "DATAVERSE_API_PATH",
+    "DATAVERSE_BULK_MAX_CONCURRENCY",
+    "DATAVERSE_BULK_PARTITIONS",
+    "DATAVERSE_BULK_PARTITION_ROWS",
     "DATAVERSE_COUNT_CAP",
     "DATAVERSE_HEADERS",
+    "DATAVERSE_MAX_CONCURRENCY",
     "DATAVERSE_MAX_PAGE_SIZE",
     "DATAVERSE_OR_CHUNK",
     "DATAVERSE_TABLE_PREFIX",
@@ -86,6 +90,17 @@ DATAVERSE_OR_CHUNK = 50
 """Customer ids per ``or`` filter when reading profiles by id (URL length, condition limit)."""
 DATAVERSE_TABLE_PREFIX = "msdynci_"
 """Prefix of the Customer Insights tables and columns in Dataverse."""
+DATAVERSE_MAX_CONCURRENCY = 52
+"""Dataverse's service protection limit of concurrent requests per user (DATAVERSE-NOTES 0.9):
+a bulk pull never asks for more."""
+DATAVERSE_BULK_MAX_CONCURRENCY = 16
+"""Requests in flight at most in a Dataverse bulk pull, by default (well under the 52 allowed,
+leaving room for the user's other sessions on the same per-user limits)."""
+DATAVERSE_BULK_PARTITIONS = 128
+"""Most key ranges of a Dataverse bulk pull: their boundaries are put in order by one request
+``key eq b1 or key eq b2 ...`` whose URL must stay short (about 10 KB at 128)."""
+DATAVERSE_BULK_PARTITION_ROWS = 2_500
+"""Rows per key range when the service's count is exact (under its cap)."""
 
 # --- settings ----------------------------------------------------------------------------------
 ENV_VARS = {

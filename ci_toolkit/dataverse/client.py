@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ci_toolkit import _defaults
+from ci_toolkit.dataverse.bulk import DataverseBulkMixin
 from ci_toolkit.dataverse.filters import dataverse_filter
 from ci_toolkit.dataverse.session import prefer
 from ci_toolkit.dataverse.tables import (
@@ -156,7 +157,7 @@ def _check_orderby(value: str | Sequence[str] | None) -> str | None:
     return ",".join(items)
 
 
-class Dataverse:
+class Dataverse(DataverseBulkMixin):  # bulk.py: parallel reads, iter_batches, to_parquet
     """The Customer Insights tables of one Dataverse environment, read as typed DataFrames.
 
     Parameters
@@ -595,6 +596,9 @@ class Dataverse:
         names: Names = "dataverse",
         progress: bool = True,
         next_link: str | None = None,
+        parallel: bool = True,
+        max_concurrency: int | None = None,
+        key: str | None = None,
     ) -> pd.DataFrame:
         """Read a Customer Insights table into one DataFrame, following every page.
 
@@ -624,6 +628,14 @@ class Dataverse:
             A ``tqdm`` bar while more than one page is read.
         next_link : str, optional
             Continue an earlier read from an ``@odata.nextLink``.
+        parallel : bool
+            Read key ranges concurrently (see :meth:`iter_batches`) when the read is a whole
+            table or filter: no ``orderby``, ``top``, ``count`` or ``next_link``. ``False``:
+            one page after another.
+        max_concurrency : int, optional
+            Most requests in flight of a parallel read (16 by default, at most 52).
+        key : str, optional
+            The column a parallel read's key ranges are cut on (the primary id by default).
 
         Returns
         -------
@@ -645,6 +657,13 @@ class Dataverse:
         """
         import pandas as pd
 
+        if parallel and orderby is None and top is None and not count and next_link is None:
+            parallel_result = self._dv_parallel_query(
+                table, select=select, filter=filter, names=names, key=key, page_size=page_size,
+                max_concurrency=max_concurrency, progress=progress,
+            )  # fmt: skip
+            if parallel_result is not None:
+                return parallel_result
         parts: list[pd.DataFrame] = []
         bar: Any = None
         odata: dict[str, Any] = {}

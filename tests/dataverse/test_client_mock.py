@@ -22,7 +22,7 @@ def service() -> MockDataverse:
 
 def test_pages_follow_next_link_unchanged_with_the_page_size_header(service: MockDataverse) -> None:
     dv = mock_dataverse(service)
-    frame = dv.query("msdynci_customerprofile", page_size=3, progress=False)
+    frame = dv.query("msdynci_customerprofile", page_size=3, progress=False, parallel=False)
     assert frame["msdynci_customerid"].tolist() == [f"c{n:04d}" for n in range(7)]
     reads = [r for r in service.requests if r.url.path.endswith("msdynci_customerprofiles")]
     assert len(reads) == 3
@@ -82,7 +82,7 @@ def test_count_at_the_cap_is_flagged(service: MockDataverse) -> None:
 def test_a_repeating_next_link_stops_the_read(service: MockDataverse) -> None:
     service.repeat_link = True
     dv = mock_dataverse(service)
-    frame = dv.query("msdynci_customerprofile", page_size=500, progress=False)
+    frame = dv.query("msdynci_customerprofile", page_size=500, progress=False, parallel=False)
     assert len(frame) == 14  # the first page twice, then the loop guard stops
 
 

@@ -32,7 +32,7 @@ def sent(both: CustomerInsights) -> Iterator[list[httpx.Request]]:
 def test_a_whole_table_in_pages_has_every_row_once(
     both: CustomerInsights, sent: list[httpx.Request]
 ) -> None:
-    frame = both.dataverse.query(PROFILES, page_size=150, progress=False)
+    frame = both.dataverse.query(PROFILES, page_size=150, progress=False, parallel=False)
     v1 = both.query("Customer", select=["CustomerId"], progress=False)
     assert len(frame) == len(v1)
     assert frame["msdynci_customerprofileid"].is_unique

@@ -11,6 +11,8 @@ Example
 
 from __future__ import annotations
 
+import logging
+
 from starlette.responses import JSONResponse
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "DataverseError",
     "error_response",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Query errors: unknown property, parse errors, unsupported options.
 GENERIC = "0x0"

@@ -19,10 +19,13 @@ Example
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from typing import Literal
 
 __all__ = ["GUID_ORDERS", "GuidOrder", "guid_sql", "sort_key", "sort_key_sql", "table_guid"]
+
+logger = logging.getLogger(__name__)
 
 GuidOrder = Literal["sqlserver", "lexicographic"]
 #: The GUID orders the emulator can apply (``sqlserver`` is the default).

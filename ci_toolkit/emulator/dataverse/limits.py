@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import deque
@@ -31,6 +32,8 @@ from ci_toolkit.emulator.dataverse.errors import (
 )
 
 __all__ = ["ServiceProtection", "ServiceProtectionLimits"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -136,4 +139,5 @@ class ServiceProtection:
 
 def _throttled(code: str, message: str, retry_after: float) -> DataverseError:
     seconds = max(1, math.ceil(retry_after))
+    logger.info("Dataverse service protection: %s (Retry-After %s s)", code, seconds)
     return DataverseError(429, code, message, headers={"Retry-After": str(seconds)})

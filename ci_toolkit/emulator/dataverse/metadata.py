@@ -10,6 +10,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -34,6 +35,8 @@ __all__ = [
     "filter_metadata",
     "select_metadata",
 ]
+
+logger = logging.getLogger(__name__)
 
 NAMESPACE = "Microsoft.Dynamics.CRM"
 

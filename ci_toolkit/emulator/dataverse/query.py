@@ -21,6 +21,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -57,6 +58,8 @@ __all__ = [
     "parse_prefer",
     "query_table",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Default and largest page of an elastic table (the CI tables are all elastic).
 MAX_PAGE_SIZE = 500

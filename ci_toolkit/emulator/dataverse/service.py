@@ -357,6 +357,8 @@ class DataverseService:
             )
         if path in {"WhoAmI", "WhoAmI()"}:
             return self._whoami(request, principal)
+        if first.startswith("RetrieveTotalRecordCount(") and len(segments) == 1:
+            return await self._total_record_count(request, principal, first)
         if first == "EntityDefinitions" or first.startswith("EntityDefinitions("):
             return self._entity_definitions(request, segments)
         if table is not None and len(segments) <= 2:
@@ -454,6 +456,64 @@ class DataverseService:
             return self._json({"@odata.context": context, "value": value})
         raise DataverseError(
             404, RESOURCE_NOT_FOUND, f"Resource not found for the segment '{segments[1]}'."
+        )
+
+    async def _total_record_count(
+        self, request: Request, principal: Principal, call: str
+    ) -> Response:
+        """``RetrieveTotalRecordCount(EntityNames=[...])``: row counts beyond the ``$count`` cap.
+
+        The argument may be inline (``EntityNames=['a','b']``) or an alias
+        (``EntityNames=@p1`` with ``@p1=[...]``). The counts are current (the service's are
+        a snapshot up to 24 hours old).
+        """
+        found = re.fullmatch(r"RetrieveTotalRecordCount\(EntityNames=(.*)\)", call)
+        argument = found.group(1) if found else ""
+        if argument.startswith("@"):
+            argument = request.query_params.get(argument, "")
+        names = re.findall(r"""['"]([^'"]*)['"]""", argument)
+        if not found or not names:
+            raise DataverseError(
+                400,
+                GENERIC,
+                "RetrieveTotalRecordCount needs EntityNames, e.g. "
+                "RetrieveTotalRecordCount(EntityNames=['msdynci_customerprofile']).",
+            )
+        tables = []
+        for name in names:
+            table = TABLES.get(name)
+            if table is None:
+                raise DataverseError(
+                    404, OBJECT_DOES_NOT_EXIST, f"Could not find an entity with the name {name}."
+                )
+            self._check_read(principal, table)
+            tables.append(table)
+        store = self.state.instances[self.instance_id].data
+        order = self.guid_order
+
+        def count() -> list[int]:
+            cursor = store.cursor()
+            return [
+                int(
+                    cursor.execute(f"SELECT count(*) FROM {self._relation(t, order)}").fetchall()[
+                        0
+                    ][0]
+                )
+                for t in tables
+            ]
+
+        values = await run_in_threadpool(count)
+        return self._json(
+            {
+                "@odata.context": f"{self._root(request)}$metadata#"
+                "Microsoft.Dynamics.CRM.RetrieveTotalRecordCountResponse",
+                "EntityRecordCountCollection": {
+                    "Count": len(names),
+                    "IsReadOnly": False,
+                    "Keys": names,
+                    "Values": values,
+                },
+            }
         )
 
     def _check_read(self, principal: Principal, table: Table) -> None:

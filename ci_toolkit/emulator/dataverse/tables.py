@@ -19,6 +19,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,8 @@ __all__ = [
     "materialize",
     "source_signature",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Hidden column holding the primary key's sort key (never returned to clients).
 SORT_KEY = "_sk"
@@ -249,8 +252,8 @@ def _source(table: Table, store: DataStore) -> tuple[str, str, list[Column]]:
             Column("msdynci_activitytype", "String", "ActivityType", 4000),
             Column("msdynci_activitytypedisplay", "String", "ActivityType", 4000),
             Column("msdynci_activitytime", "DateTime", "ActivityTime"),
-            Column("msdynci_title", "String", "Subject", 4000),
-            Column("msdynci_activityname", "String", "Subject", 4000),
+            Column("msdynci_title", "String", "Title", 4000),
+            Column("msdynci_activityname", "String", "Title", 4000),
             Column("msdynci_externalurl", "String", "CAST(NULL AS VARCHAR)", 4000),
             Column(
                 "msdynci_semanticdata",

@@ -123,6 +123,24 @@ def test_count_is_capped_and_annotated(dv: httpx.Client) -> None:
     assert dv.get(f"{PROFILES}/$count").text == "500"
 
 
+def test_retrieve_total_record_count_gives_counts_beyond_the_cap(
+    emulator: Emulator, dv: httpx.Client
+) -> None:
+    # The response shape is not in Microsoft's docs (third-party clients read it so).
+    inline = dv.get(
+        "RetrieveTotalRecordCount(EntityNames=['msdynci_customerprofile','msdynci_alternatekey'])"
+    ).json()["EntityRecordCountCollection"]
+    assert inline["Keys"] == ["msdynci_customerprofile", "msdynci_alternatekey"]
+    assert inline["Values"][0] == emulator.config.profiles
+    assert inline["Values"][1] > emulator.config.profiles
+    alias = dv.get(
+        "RetrieveTotalRecordCount(EntityNames=@p1)", params={"@p1": '["msdynci_customerprofile"]'}
+    ).json()["EntityRecordCountCollection"]
+    assert alias["Values"] == [emulator.config.profiles]
+    assert_error(dv.get("RetrieveTotalRecordCount(EntityNames=['account'])"), 404, "0x80040217")
+    assert_error(dv.get("RetrieveTotalRecordCount(x)"), 400, "0x0")
+
+
 # -- filters, keys and order ------------------------------------------------------------------
 
 
@@ -191,6 +209,30 @@ def test_last_key_of_a_page_continues_a_key_range(dv: httpx.Client) -> None:
     ).json()["value"]
     second = dv.get(first.json()["@odata.nextLink"], headers={"Prefer": "odata.maxpagesize=50"})
     assert [r[pk] for r in after] == [r[pk] for r in second.json()["value"]]
+
+
+def test_ordered_paging_returns_every_row_once(emulator: Emulator, dv: httpx.Client) -> None:
+    rows, responses = follow(
+        dv,
+        PROFILES,
+        page_size=128,
+        **{"$select": "msdynci_country,msdynci_customerid", "$orderby": "msdynci_country desc"},
+    )
+    assert len(responses) > 1
+    assert len({r["msdynci_customerid"] for r in rows}) == len(rows) == emulator.config.profiles
+    countries = [r["msdynci_country"] for r in rows]
+    assert countries == sorted(countries, reverse=True)
+
+
+def test_lookups_filter_by_unquoted_guid(dv: httpx.Client) -> None:
+    profile = dv.get(PROFILES, params={"$top": "1"}).json()["value"][0]
+    key = profile["msdynci_customerprofileid"]
+    rows = dv.get(
+        "msdynci_alternatekeys",
+        params={"$filter": f"_msdynci_lookupfield_customer_value eq {key}"},
+    ).json()["value"]
+    assert rows
+    assert {r["msdynci_customerid"] for r in rows} == {profile["msdynci_customerid"]}
 
 
 def test_customer_ids_order_as_strings(dv: httpx.Client) -> None:
