@@ -176,6 +176,43 @@ def dataframes_and_plots(ns: Namespace) -> None:
     assert ns["tiers"].loc["All", "All"] == len(ns["profiles"])
 
 
+def dataverse(ns: Namespace) -> None:
+    ci, patels = ns["ci"], ns["patels"]
+    assert ci.sources == ("v1", "dataverse"), ci.sources  # the emulator serves both paths
+    assert 0 < len(patels) <= 10, "the filtered Dataverse query found nobody"
+    assert patels["msdynci_customerid"].notna().all()
+    customer = ns["customer"]
+    assert customer.source == "dataverse"
+    assert len(customer.profile) > 0
+    members = ns["members"]
+    assert len(members) > 0, "the segment has no members on Dataverse"
+    assert members["CustomerId"].is_unique
+    assert ns["per_type"].sum() > 0, "no activity in the last 30 days was paged through"
+    everyone = ns["everyone"]
+    assert everyone.attrs.get("source") == "dataverse"
+    assert everyone["msdynci_customerid"].is_unique, "a row came twice from the bulk pull"
+    assert len(everyone) > 500, "the bulk pull read no more than one page"
+    side = ns["side_by_side"]
+    assert bool(side["same"].all()), side[~side["same"]]
+    compared = ns["members_compared"]
+    assert bool(compared["same customers"])
+    assert compared["members (v1)"] == compared["members (Dataverse)"] == len(members)
+
+
+def data_lake_and_dask(ns: Namespace) -> None:
+    assert ns["status"] == "successful", ns["status"]
+    lake = ns["lake"]
+    assert {"Customer", "UnifiedActivity"} <= set(lake.tables)
+    customers = ns["customers"]
+    assert len(customers) > 0
+    assert str(customers["CreatedOn"].dtype).startswith("datetime64")
+    assert customers["CustomerId"].is_unique
+    assert len(ns["activity"].columns) == 2
+    by_country = ns["by_country"]
+    assert by_country.sum() == len(customers), "to_dask did not pull every profile once"
+    assert ns["profiles"].npartitions > 1, "to_dask made one partition"
+
+
 #: The check of each notebook, by file stem.
 CHECKS: dict[str, Callable[[Namespace], None]] = {
     "00_quickstart": quickstart,
@@ -184,4 +221,6 @@ CHECKS: dict[str, Callable[[Namespace], None]] = {
     "03_exports": exports,
     "04_customer_360": customer_360,
     "05_dataframes_and_plots": dataframes_and_plots,
+    "06_dataverse": dataverse,
+    "07_data_lake_and_dask": data_lake_and_dask,
 }
