@@ -76,6 +76,12 @@ class _Bulk:
         pull = self.pull
         if pull.last_emitted_key is None:
             return self.query.options()
+        if not pull.key_filters:  # the service cannot filter on the key: go on by offset
+            options = self.query.options()
+            options["skip"] = (self.query.skip or 0) + pull.emitted_rows
+            if self.query.top is not None:
+                options["top"] = max(self.query.top - pull.emitted_rows, 0)
+            return options
         return self.query.resume_after(pull.key, pull.last_emitted_key, rows_read=pull.emitted_rows)
 
     def interrupted(

@@ -282,6 +282,104 @@ def page_latency(p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def matrix(p: dict[str, Any]) -> dict[str, Any]:
+    """The matrix's cells (entity x filter) pulled as a user would, one after another.
+
+    ``p["cells"]`` is a list of ``[entity, filter or null]``; each cell is pulled with
+    ``ci.query(entity, filter=..., count=True)`` after its metadata is read (sign-in and
+    metadata are not part of the pull), after one warm-up pull that opens the connections.
+    Every HTTP request the pull sends is counted (and the most in flight at once) by
+    wrapping the session's ``httpx.Client.request``; the emulator's CPU time during the
+    pull is read from its process (``p["emulator_pid"]``).
+    """
+    import threading
+
+    import psutil
+
+    import ci_toolkit
+
+    ci = ci_toolkit.connect(prompt=lambda *a: None)
+    emulator = psutil.Process(p["emulator_pid"])
+    client = ci.session.client
+    send = client.request
+    lock = threading.Lock()
+    counts = {"requests": 0, "in_flight": 0, "peak": 0}
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            counts["requests"] += 1
+            counts["in_flight"] += 1
+            counts["peak"] = max(counts["peak"], counts["in_flight"])
+        try:
+            return send(*args, **kwargs)
+        finally:
+            with lock:
+                counts["in_flight"] -= 1
+
+    client.request = counted  # type: ignore[method-assign]
+    stats: dict[str, Any] = {}
+    original = type(ci)._bulk
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bulk = original(self, *args, **kwargs)
+        stats["pull"] = None if bulk is None else bulk.pull
+        return bulk
+
+    type(ci)._bulk = spy  # type: ignore[method-assign]
+
+    def emulator_cpu() -> float:
+        times = emulator.cpu_times()
+        return float(times.user + times.system)
+
+    warm = p["cells"][0][0]
+    ci.query(warm, progress=False, max_concurrency=p.get("max_concurrency"))
+    out: list[dict[str, Any]] = []
+    for entity, where in p["cells"]:
+        ci.attributes(entity)  # metadata, cached on the client: not part of the pull
+        key = ci._entity_key(entity)
+        stats.clear()
+        counts.update(requests=0, peak=0)
+        cpu_emulator = emulator_cpu()
+        cpu_started = time.process_time()
+        started = time.perf_counter()
+        df = ci.query(entity, filter=where, count=True, progress=False,
+                      max_concurrency=p.get("max_concurrency"))  # fmt: skip
+        seconds = time.perf_counter() - started
+        cell: dict[str, Any] = {
+            "entity": entity,
+            "filter": where,
+            "seconds": seconds,
+            "cpu_seconds": time.process_time() - cpu_started,
+            "emulator_cpu": emulator_cpu() - cpu_emulator,
+            "requests": counts["requests"],
+            "peak_in_flight": counts["peak"],
+            "rows": len(df),
+            "count": df.attrs["odata"].get("count"),
+            "unique": bool(key is None or df[key].is_unique),
+            "ordered": bool(key is None or df[key].is_monotonic_increasing),
+        }
+        pull = stats.get("pull")
+        cell["mode"] = "sequential" if pull is None else "parallel"
+        if pull is not None:
+            cell["partitions"] = pull.stats.partitions
+        out.append(cell)
+    return {"cells": out}
+
+
+def entity_list(p: dict[str, Any]) -> dict[str, Any]:
+    """``ci.entities()``: each entity's name, type and data flow (source tables: powerQuery)."""
+    import ci_toolkit
+
+    ci = ci_toolkit.connect(prompt=lambda *a: None)
+    frame = ci.entities()
+    return {
+        "entities": [
+            {"name": str(r.name), "type": str(r.entityType), "flow": str(r.dataflowType)}
+            for r in frame.itertuples()
+        ]
+    }
+
+
 if __name__ == "__main__":
     task, params = sys.argv[1], json.loads(sys.argv[2])
     result = globals()[task](params)
