@@ -453,11 +453,12 @@ class BulkPull:
                 now = time.monotonic()
                 paused = self._start_ready(pool, pending, running, now)
                 timeout = _next_wakeup(pending, now, paused)
+                done: set[Future[Outcome]] = set()
                 if running:
                     done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
-                else:
+                elif pending:  # waiting out a Retry-After or a backoff
                     self.sleep(timeout if timeout is not None else 0.01)
-                    done = set()
+                # (nothing running or pending: the partitions left are done, to be handed on)
                 # Route the answers first (each next page joins `pending`) and start those
                 # requests before converting rows: typing a chunk takes milliseconds, and the
                 # requests in flight would drop below the limit meanwhile.
@@ -478,6 +479,8 @@ class BulkPull:
                     if len(frame):
                         self.last_emitted_key = frame[self.key].iloc[-1]
                     yield frame
+                if emitted < len(states) and not running and not pending:  # a bug: never spin
+                    raise RuntimeError(f"{self.path}: partition {emitted} has no request left")
         finally:
             for future in running:
                 future.cancel()

@@ -22,16 +22,20 @@ Run: ``./dev bench matrix``. Environment: ``CI_BENCH_PROFILES`` (default 10,000 
 (rounds, default 3; cells interleaved, the order rotated each round),
 ``CI_BENCH_LATENCIES`` (default ``10,30,100`` ms), ``CI_BENCH_ENTITIES`` (comma-separated
 names; default every entity of ``ci.entities()``), ``CI_BENCH_PIN=1`` (emulator on core 1,
-the pulling process on core 0).
+the pulling process on core 0), ``CI_BENCH_BASE=<commit>`` (an A/B: every round pulls each
+cell with that commit's ``ci_toolkit`` too, alternating which goes first, against the same
+emulator; per-cell medians of both are printed).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from contextlib import ExitStack
 from typing import Any
 
 from tests.benchmarks._common import EmulatorProcess, child, machine, median
+from tests.benchmarks.bench_ab import _worktree
 
 CEILING = 10
 PAGE = 100
@@ -74,8 +78,13 @@ def main() -> None:
     pin = os.environ.get("CI_BENCH_PIN") == "1"
     emu_prefix = ("taskset", "-c", "1") if pin else ()
     child_prefix = ("taskset", "-c", "0") if pin else ()
+    base = os.environ.get("CI_BENCH_BASE")
     print(machine())
     print(f"profiles: {profiles:,}; rounds: {repeat}; ceiling: {CEILING}; pinned: {pin}")
+    if base:
+        with ExitStack() as stack:
+            _ab(str(_worktree(stack, base)), base, profiles, repeat, latencies, names)
+        return
     rows_out: list[dict[str, Any]] = []
     for latency_ms in latencies:
         with EmulatorProcess(profiles=profiles, latency_ms=latency_ms, prefix=emu_prefix) as emu:
@@ -102,6 +111,8 @@ def main() -> None:
                     "entity": entity, "filter": where, "latency_ms": latency_ms, "rows": rows,
                     "mode": rs[0]["mode"], "requests": median([r["requests"] for r in rs]),
                     "peak": max(r["peak_in_flight"] for r in rs), "seconds": seconds,
+                    "partitions": rs[0].get("partitions"),
+                    "final_limit": min(r.get("final_limit", CEILING) for r in rs),
                     "runs": [round(r["seconds"], 3) for r in rs], "serving": serving,
                     "latency_part": part, "limit": limit_sum, "limit_max": limit_max,
                     "ratio": seconds / limit_sum, "ratio_max": seconds / limit_max,
@@ -134,3 +145,36 @@ def main() -> None:
 
 def _name(r: dict[str, Any]) -> str:
     return f"{r['entity']}{' filtered' if r['filter'] else ''} at {r['latency_ms']:g} ms"
+
+
+def _ab(
+    code: str,
+    base: str,
+    profiles: int,
+    repeat: int,
+    latencies: list[float],
+    names: set[str] | None,
+) -> None:
+    """Each cell pulled by ``base``'s code and this checkout's, alternating, one emulator."""
+    print(f"A/B: {base} ({code}) against this checkout")
+    print("| entity | filter | ms | rows | base median s | this median s | this / base |")
+    print("|---|---|---|---|---|---|---|")
+    for latency_ms in latencies:
+        with EmulatorProcess(profiles=profiles, latency_ms=latency_ms) as emu:
+            cells = cells_of(child("entity_list", emu)["entities"], names)
+            runs: dict[tuple[str, str, str | None], list[dict[str, Any]]] = {}
+            for number in range(repeat):
+                shift = (number * len(cells)) // max(repeat, 1)
+                order = cells[shift:] + cells[:shift]
+                sides = [("base", code), ("this", "")]
+                for side, root in sides if number % 2 == 0 else sides[::-1]:
+                    result = child("matrix", emu, cells=order, emulator_pid=emu.pid,
+                                   max_concurrency=CEILING, code=root)  # fmt: skip
+                    for cell in result["cells"]:
+                        runs.setdefault((side, cell["entity"], cell["filter"]), []).append(cell)
+            for entity, where in cells:
+                a = median([r["seconds"] for r in runs[("base", entity, where)]])
+                b = median([r["seconds"] for r in runs[("this", entity, where)]])
+                rows = runs[("this", entity, where)][0]["rows"]
+                print(f"| {entity} | {'`' + where + '`' if where else '-'} | {latency_ms:g} "
+                      f"| {rows:,} | {a:.3f} | {b:.3f} | {b / a:.2f} |", flush=True)  # fmt: skip
