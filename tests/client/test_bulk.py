@@ -186,6 +186,24 @@ def test_a_table_without_key_filters_is_pulled_in_parallel_by_offset(
     pd.testing.assert_frame_equal(window, seq.iloc[150:5_650].reset_index(drop=True))
 
 
+def test_an_interrupted_offset_pull_resumes_by_offset(bulk_ci: CustomerInsights) -> None:
+    """Where the key cannot be filtered on, ``err.resume`` continues by ``skip``, not by a
+    key ``filter`` the service would refuse."""
+    entity = "PosSystem_Transactions"
+    query = DataQuery.build(entity, skip=10, top=7_000)
+    bulk = bulk_ci._bulk(query)
+    assert bulk is not None
+    assert bulk.pull.key_filters is False
+    frames = bulk.pull.frames()
+    first = next(frames)  # handed on before the service "went away"
+    frames.close()
+    resume = bulk.resume()
+    assert resume == {"skip": 10 + len(first), "top": 7_000 - len(first)}
+    rest = bulk_ci.query(entity, progress=False, **resume)
+    whole = bulk_ci.query(entity, skip=10, top=7_000, parallel=False, progress=False)
+    pd.testing.assert_frame_equal(pd.concat([first, rest], ignore_index=True), whole)
+
+
 def test_iter_batches_and_to_parquet(
     bulk_ci: CustomerInsights, reference: pd.DataFrame, tmp_path: Path
 ) -> None:
