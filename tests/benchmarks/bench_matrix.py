@@ -93,6 +93,7 @@ def main() -> None:
             entities = child("entity_list", emu, prefix=child_prefix)["entities"]
             cells = cells_of(entities, names)
             runs: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+            trips: list[float] = []
             for number in range(repeat):
                 shift = (number * len(cells)) // max(repeat, 1)
                 order = cells[shift:] + cells[:shift]  # interleaved: a new order each round
@@ -100,7 +101,10 @@ def main() -> None:
                                emulator_pid=emu.pid, max_concurrency=CEILING)  # fmt: skip
                 for cell in result["cells"]:
                     runs.setdefault((cell["entity"], cell["filter"]), []).append(cell)
+                trips.append(result["round_trip"])
                 print(f"  round {number + 1}/{repeat} done", flush=True)
+            print(f"  one 100-row page, one request after another: {median(trips) * 1000:.1f} ms "
+                  f"at {latency_ms:g} ms latency", flush=True)  # fmt: skip
             for entity, where in cells:
                 rs = runs[(entity, where)]
                 seconds = median([r["seconds"] for r in rs])
