@@ -7,6 +7,11 @@ holds the keys ``boundary[i] <= key < boundary[i + 1]`` and is read with that ``
 following ``@odata.nextLink`` (cheap keyset paging on the service). Each partition knows
 how many rows it should hold, so a short one is noticed and fetched again.
 
+A pull whose rows fit in one partition, and a pull of a table whose key the service cannot
+filter on (ingested source tables), is read by row offset instead: each partition is
+``$orderby=<key>&$skip=<offset>&$top=<rows>`` (:func:`offset_partitions`), which needs no
+boundary probes, so a small pull takes one round trip after its first page.
+
 Example
 -------
 >>> [(p.start, p.stop) for p in plan_offsets(rows=250, partition_rows=100, min_partitions=1)]
@@ -25,6 +30,7 @@ from ci_toolkit.odata import Filter, ge, gt, lt, render
 __all__ = [
     "OffsetRange",
     "Partition",
+    "offset_partitions",
     "partition_filter",
     "partitions_from",
     "plan_offsets",
@@ -66,17 +72,23 @@ class Partition:
         The key bounds; ``None`` for the first partition's low and the last one's high.
     expected : int
         Rows the range held when it was planned.
+    offset : int or None
+        Set for a partition read by row offset (``$orderby=<key>&$skip=offset``,
+        ``$top=expected``) instead of by key range; ``low`` and ``high`` are then ``None``.
 
     Examples
     --------
     >>> Partition(0, None, "m", 50).expected
     50
+    >>> Partition(1, None, None, 100, offset=100).offset
+    100
     """
 
     index: int
     low: Any
     high: Any
     expected: int
+    offset: int | None = None
 
 
 def plan_offsets(
@@ -160,6 +172,20 @@ def partitions_from(ranges: list[OffsetRange], boundaries: dict[int, Any]) -> li
             continue
         out.append(Partition(len(out), low, high, r.rows))
     return out
+
+
+def offset_partitions(ranges: list[OffsetRange], *, first_index: int = 0) -> list[Partition]:
+    """Partitions read by row offset, one per range (numbered from ``first_index``).
+
+    Examples
+    --------
+    >>> rs = plan_offsets(rows=250, partition_rows=100, min_partitions=1, start=100)
+    >>> [(p.index, p.offset, p.expected) for p in offset_partitions(rs, first_index=1)]
+    [(1, 100, 100), (2, 200, 100), (3, 300, 50)]
+    """
+    return [
+        Partition(first_index + i, None, None, r.rows, offset=r.start) for i, r in enumerate(ranges)
+    ]
 
 
 def partition_filter(user: Filter | str | None, key: str, partition: Partition) -> str | None:

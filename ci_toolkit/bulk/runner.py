@@ -8,10 +8,16 @@ a Jupyter cell whose event loop is already running. Retries follow the session's
 
 How a pull runs
 ---------------
-1. ``$count`` of the query (one request); ranges of about ``partition_rows`` rows are
-   planned from it (:mod:`ci_toolkit.bulk.planner`) and the key at each boundary is looked
-   up with ``$orderby=<key>&$skip=<offset>&$top=1``.
-2. Each partition is read with its key-range ``$filter``, following ``@odata.nextLink``;
+1. The first page of the query in key order, with ``$count`` (one request): the rows
+   to pull are known, and the first of them are already read. When the rest fits in one
+   partition (``partition_rows``), each of its pages is read by row offset
+   (``$orderby=<key>&$skip=<offset>&$top=100``), all at once: no further planning round
+   trip. Otherwise ranges of about ``partition_rows`` rows are planned
+   (:mod:`ci_toolkit.bulk.planner`), the key at each boundary is looked up with
+   ``$orderby=<key>&$skip=<offset>&$top=1``, and, in the same round, one request checks
+   that the service filters on the key; where it does not (ingested source tables), the
+   ranges are read by row offset instead (``$skip``/``$top``, following the nextLinks).
+2. Each key range is read with its key-range ``$filter``, following ``@odata.nextLink``;
    at most one request per partition is in flight and earlier partitions go first, so
    finished partitions can be handed on in order while later ones are still arriving.
 3. The number of requests in flight follows :class:`~ci_toolkit.bulk.controller.AimdController`
@@ -57,6 +63,7 @@ from ci_toolkit.bulk.controller import AimdController
 from ci_toolkit.bulk.fetch import Outcome, fetch_page
 from ci_toolkit.bulk.planner import (
     Partition,
+    offset_partitions,
     partition_filter,
     partitions_from,
     plan_offsets,
@@ -72,6 +79,11 @@ if TYPE_CHECKING:
 __all__ = ["BulkPull", "BulkStats", "IncompletePullWarning"]
 
 logger = logging.getLogger(__name__)
+
+
+#: A rest of at most this many rounds of page requests (and one partition's rows) is read by
+#: row offset: key ranges would first cost two rounds of boundary probes.
+_OFFSET_ROUNDS = 5
 
 
 class IncompletePullWarning(UserWarning):
@@ -161,6 +173,9 @@ class BulkPull:
     last_emitted_key : Any
         The key of the last row handed on (``None`` before the first); a pull interrupted
         by an unreachable service is resumed after it.
+    key_filters : bool
+        ``False`` once the service refused a ``$filter`` on the key (ingested source
+        tables): the pull is read by row offset, and resumed by offset.
     pages_read : int
         Pages (successful responses) read so far.
 
@@ -204,7 +219,9 @@ class BulkPull:
         self.filter = filter
         self.skip = skip or 0
         self.top = top
-        self.controller = AimdController(ceiling=max_concurrency, initial=min(4, max_concurrency))
+        # Start at the ceiling: a slow start from fewer would cost a pull of a few pages a
+        # round trip or two; a throttled service still halves the limit at once.
+        self.controller = AimdController(ceiling=max_concurrency, initial=max_concurrency)
         self.partition_rows = partition_rows
         self.on_rows = on_rows
         self.stats = BulkStats()
@@ -214,7 +231,9 @@ class BulkPull:
         self.total: int | None = None
         self.context: str | None = None
         self.rows_to_pull: int | None = None
+        self.key_filters = True
         self._partitions: list[Partition] | None = None
+        self._head: list[dict[str, Any]] | None = None
         self._pool: ThreadPoolExecutor | None = None
 
     def empty(self) -> pd.DataFrame:
@@ -283,21 +302,19 @@ class BulkPull:
     # -- planning -------------------------------------------------------------------------------
 
     def plan(self) -> int:
-        """Count the rows and cut them into key ranges; the number of rows to pull.
+        """Count the rows, read the first page and plan the rest; the number of rows to pull.
 
         Raises
         ------
         ci_toolkit.exceptions.QueryError
-            When the service cannot filter on the key (e.g. an ingested source table);
-            pull sequentially instead.
+            When the service refuses the query in key order (pull sequentially instead).
         """
-        check = f"{self.key} ne null"
-        count_filter = f"({self.filter}) and {check}" if self.filter else check
-        head = self._get(
-            self.path,
-            {**_no_expand(self.params), "$filter": count_filter, "$count": "true", "$top": 0,
-             "$select": self.key},
-        )  # fmt: skip
+        first_params = {**self.params, "$count": "true", "$orderby": self.key}
+        if self.filter:
+            first_params["$filter"] = self.filter
+        if self.skip:
+            first_params["$skip"] = self.skip
+        head = self._get(self.path, first_params)
         if head.count is None:
             raise QueryError(f"{self.path}: the service did not return @odata.count")
         self.total = head.count
@@ -307,43 +324,90 @@ class BulkPull:
             rows = min(rows, self.top)
         self.rows_to_pull = rows
         self.stats.total = rows
-        ranges = plan_offsets(
-            rows=rows,
-            partition_rows=self.partition_rows,
-            min_partitions=2 * self.controller.ceiling,
-            start=self.skip,
-        )
+        first = head.value[:rows]
+        self._head = first
+        start, rest = self.skip + len(first), rows - len(first)
+        ceiling = self.controller.ceiling
+        if rows == 0:
+            self._partitions = []
+        elif rest <= self.partition_rows and rest <= _OFFSET_ROUNDS * ceiling * _defaults.PAGE_SIZE:
+            # One partition's worth, a few rounds of requests: every page by offset, as
+            # many at once as allowed, with no round trip for boundaries (which would cost
+            # two rounds: half of this pull's time or more).
+            pages = plan_offsets(rows=rest, partition_rows=_defaults.PAGE_SIZE,
+                                 min_partitions=1, start=start)  # fmt: skip
+            self._partitions = [
+                self._head_partition(len(first)),
+                *offset_partitions(pages, first_index=1),
+            ]
+        else:
+            self._partitions = self._key_ranges(rows, len(first), start, rest)
+        self.stats.partitions = len(self._partitions)
+        logger.debug("%s: %d rows in %d partitions", self.path, rows, len(self._partitions))
+        return rows
+
+    def _head_partition(self, rows: int) -> Partition:
+        """Partition 0 of an offset plan: the first page, already read."""
+        return Partition(0, None, None, rows, offset=self.skip)
+
+    def _key_ranges(self, rows: int, first: int, start: int, rest: int) -> list[Partition]:
+        """Key ranges over the rows (partition 0 holds the first page already read), or
+        offset ranges when the service cannot filter on the key."""
+        minimum = 2 * self.controller.ceiling
+        ranges = plan_offsets(rows=rows, partition_rows=self.partition_rows,
+                              min_partitions=minimum, start=self.skip)  # fmt: skip
         offsets = sorted(
             {r.start for r in ranges[1:]}
             | ({self.skip} if self.skip and ranges else set())
-            | ({self.skip + rows} if ranges and self.skip + rows < head.count else set())
-        )
-        boundaries = self._boundaries(offsets)
-        self._partitions = partitions_from(ranges, boundaries)
-        self.stats.partitions = len(self._partitions)
-        logger.debug("%s: %d rows in %d key ranges", self.path, rows, len(self._partitions))
-        return rows
+            | ({self.skip + rows} if ranges and self.total and self.skip + rows < self.total
+               else set())
+        )  # fmt: skip
+        try:
+            boundaries = self._boundaries(offsets)
+        except QueryError as exc:
+            logger.debug("%s: no $filter on %s (%s); reading by row offset", self.path,
+                         self.key, exc)  # fmt: skip
+            self.key_filters = False
+            pages = plan_offsets(rows=rest, partition_rows=self.partition_rows,
+                                 min_partitions=minimum, start=start)  # fmt: skip
+            return [self._head_partition(first), *offset_partitions(pages, first_index=1)]
+        return partitions_from(ranges, boundaries)
 
     def _boundaries(self, offsets: list[int]) -> dict[int, Any]:
-        if not offsets:
-            return {}
+        """The key at each offset; with them, in the same round, a check that the service
+        filters on the key (``QueryError`` when it does not)."""
         base = {**_no_expand(self.params), "$select": self.key, "$orderby": self.key, "$top": 1}
         if self.filter:
             base["$filter"] = self.filter
+        check = f"{self.key} ne null"
+        check_params = {
+            **_no_expand(self.params), "$select": self.key, "$top": 0,
+            "$filter": f"({self.filter}) and {check}" if self.filter else check,
+        }  # fmt: skip
 
-        def probe(offset: int) -> tuple[int, Any]:
+        def probe(offset: int | None) -> tuple[int | None, Any]:
+            if offset is None:
+                self._get(self.path, check_params)
+                return None, None
             out = self._get(self.path, {**base, "$skip": offset})
             return offset, (out.value[0].get(self.key) if out.value else None)
 
-        workers = max(1, min(self.controller.ceiling, len(offsets)))
+        workers = max(1, min(self.controller.ceiling, len(offsets) + 1))
         with ThreadPoolExecutor(workers, thread_name_prefix="ci-bulk-plan") as pool:
-            found = dict(pool.map(probe, offsets))
-        return {offset: value for offset, value in found.items() if value is not None}
+            found = dict(pool.map(probe, [None, *offsets]))
+        return {offset: value for offset, value in found.items()
+                if offset is not None and value is not None}  # fmt: skip
 
     # -- fetching -------------------------------------------------------------------------------
 
     def _first_task(self, state: _State) -> _Task:
         params = dict(self.params)
+        part = state.partition
+        if part.offset is not None:
+            params.update({"$orderby": self.key, "$skip": part.offset, "$top": part.expected})
+            if self.filter:
+                params["$filter"] = self.filter
+            return _Task(part.index, self.path, params)
         text = (
             partition_filter(self.filter, self.key, state.partition)
             if state.last_key is None
@@ -366,21 +430,38 @@ class BulkPull:
             self.plan()
         assert self._partitions is not None
         states = [_State(p, self._accumulator()) for p in self._partitions]
-        pending: list[_Task] = [self._first_task(s) for s in states]
+        head, self._head = self._head, None
+        first: Outcome | None = None
+        pending: list[_Task] = []
+        for state in states:
+            if state.partition.index == 0 and head is not None:
+                # Partition 0 begins with the rows of the planning request's page.
+                last = head[-1].get(self.key) if head else None
+                complete = len(head) >= state.partition.expected
+                first = Outcome(head, next_link=None if complete else "(head)", last_key=last)
+                state.last_key = last
+                if not complete:
+                    pending.append(self._first_task(state))
+            else:
+                pending.append(self._first_task(state))
         running: dict[Future[Outcome], _Task] = {}
         emitted = 0
         pool = ThreadPoolExecutor(self.controller.ceiling, thread_name_prefix="ci-bulk")
         self._pool = pool
         try:
+            if first is not None:  # the requests first, then the rows already here
+                self._start_ready(pool, pending, running, time.monotonic())
+                self._absorb(states[0], first, pending)
             while emitted < len(states):
                 now = time.monotonic()
                 paused = self._start_ready(pool, pending, running, now)
                 timeout = _next_wakeup(pending, now, paused)
+                done: set[Future[Outcome]] = set()
                 if running:
                     done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
-                else:
+                elif pending:  # waiting out a Retry-After or a backoff
                     self.sleep(timeout if timeout is not None else 0.01)
-                    done = set()
+                # (nothing running or pending: the partitions left are done, to be handed on)
                 # Route the answers first (each next page joins `pending`) and start those
                 # requests before converting rows: typing a chunk takes milliseconds, and the
                 # requests in flight would drop below the limit meanwhile.
@@ -401,6 +482,8 @@ class BulkPull:
                     if len(frame):
                         self.last_emitted_key = frame[self.key].iloc[-1]
                     yield frame
+                if emitted < len(states) and not running and not pending:  # a bug: never spin
+                    raise RuntimeError(f"{self.path}: partition {emitted} has no request left")
         finally:
             for future in running:
                 future.cancel()
@@ -454,6 +537,8 @@ class BulkPull:
                 raise
             state.link_failures += 1
             self.stats.resumed_from_key += 1
+            if state.partition.offset is not None:  # no key filter: read the range again
+                self._restart(state)
             logger.info("partition %d: resuming after key %r", task.partition, state.last_key)
             pending.append(self._first_task(state))
             return None
@@ -494,20 +579,24 @@ class BulkPull:
         if refetch and state.refetches < _defaults.BULK_MAX_REFETCHES:
             state.refetches += 1
             self.stats.refetched_partitions += 1
-            self.stats.rows -= state.acc.rows
-            if self.on_rows is not None:
-                self.on_rows(-state.acc.rows)
             logger.info(
                 "partition %d: %d rows, %d planned; fetching it again",
                 state.partition.index, len(frame), expected,
             )  # fmt: skip
-            state.acc = self._accumulator()
-            state.last_key = None
+            self._restart(state)
             pending.append(self._first_task(state))
             return
         state.frame = frame
         state.done = True
         _release_unused_memory()
+
+    def _restart(self, state: _State) -> None:
+        """Forget what a partition read: it is read again from its start."""
+        self.stats.rows -= state.acc.rows
+        if self.on_rows is not None:
+            self.on_rows(-state.acc.rows)
+        state.acc = self._accumulator()
+        state.last_key = None
 
     def _check_total(self) -> None:
         if self.rows_to_pull is None:

@@ -16,11 +16,12 @@ API operations (function -> returns: operation):
     Same operation, written to a Parquet file in row groups.
 
 Bulk reads (``query``, ``iter_batches``, ``to_parquet`` with ``parallel=True``, the default)
-count the rows first (``$count``), cut them into key ranges and fetch the ranges
-concurrently under an adaptive limit, exactly once and in key order (see
-:mod:`ci_toolkit.bulk.runner`). They fall back to following ``@odata.nextLink`` one page at
-a time when an ``orderby`` is given, when the entity has no key in its metadata, when the
-service cannot filter on the key (ingested source tables) or for a ``top`` of one page.
+read the first page with ``$count``, then the rest by row offset or in key ranges (row-offset
+ranges where the service cannot filter on the key: ingested source tables), concurrently
+under an adaptive limit, exactly once and in key order (see :mod:`ci_toolkit.bulk.runner`).
+They fall back to following ``@odata.nextLink`` one page at a time when an ``orderby`` is
+given, when the entity has no key in its metadata, when the service refuses the query in
+key order or for a ``top`` of one page.
 
 Columns are typed from the entity's attribute metadata
 (``GET /instances/{instanceId}/manage/entities/{entityName}``, fetched once per entity and
@@ -76,6 +77,12 @@ class _Bulk:
         pull = self.pull
         if pull.last_emitted_key is None:
             return self.query.options()
+        if not pull.key_filters:  # the service cannot filter on the key: go on by offset
+            options = self.query.options()
+            options["skip"] = (self.query.skip or 0) + pull.emitted_rows
+            if self.query.top is not None:
+                options["top"] = max(self.query.top - pull.emitted_rows, 0)
+            return options
         return self.query.resume_after(pull.key, pull.last_emitted_key, rows_read=pull.emitted_rows)
 
     def interrupted(

@@ -282,6 +282,129 @@ def page_latency(p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def matrix(p: dict[str, Any]) -> dict[str, Any]:
+    """The matrix's cells (entity x filter) pulled as a user would, one after another.
+
+    ``p["cells"]`` is a list of ``[entity, filter or null]``; each cell is pulled with
+    ``ci.query(entity, filter=..., count=True)`` after its metadata is read (sign-in and
+    metadata are not part of the pull), after one warm-up pull that opens the connections.
+    Every HTTP request the pull sends is counted (and the most in flight at once) by
+    wrapping the session's ``httpx.Client.request``; the emulator's CPU time during the
+    pull is read from its process (``p["emulator_pid"]``).
+    """
+    import threading
+
+    if p.get("code"):  # an A/B: another checkout's ci_toolkit, this harness
+        sys.path.insert(0, p["code"])
+    import ci_toolkit
+
+    ci = ci_toolkit.connect(prompt=lambda *a: None)
+    assert not p.get("code") or ci_toolkit.__file__.startswith(p["code"])
+    client = ci.session.client
+    send = client.request
+    lock = threading.Lock()
+    counts = {"requests": 0, "in_flight": 0, "peak": 0}
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            counts["requests"] += 1
+            counts["in_flight"] += 1
+            counts["peak"] = max(counts["peak"], counts["in_flight"])
+        try:
+            return send(*args, **kwargs)
+        finally:
+            with lock:
+                counts["in_flight"] -= 1
+
+    client.request = counted  # type: ignore[method-assign]
+    stats: dict[str, Any] = {}
+    original = type(ci)._bulk
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bulk = original(self, *args, **kwargs)
+        stats["pull"] = None if bulk is None else bulk.pull
+        return bulk
+
+    type(ci)._bulk = spy  # type: ignore[method-assign]
+
+    def emulator_cpu() -> float:
+        return _process_cpu(int(p["emulator_pid"]))
+
+    warm = p["cells"][0][0]
+    ci.query(warm, progress=False, max_concurrency=p.get("max_concurrency"))
+    # one request after another: a page of 100 Customer rows (decoded, not typed)
+    samples = []
+    for _ in range(15):
+        started = time.perf_counter()
+        ci.session.request_json("GET", ci._path("data/Customer"), params={"$top": 100})
+        samples.append(time.perf_counter() - started)
+    out: list[dict[str, Any]] = []
+    for entity, where in p["cells"]:
+        ci.attributes(entity)  # metadata, cached on the client: not part of the pull
+        key = ci._entity_key(entity)
+        stats.clear()
+        counts.update(requests=0, peak=0)
+        cpu_emulator = emulator_cpu()
+        cpu_started = time.process_time()
+        started = time.perf_counter()
+        df = ci.query(entity, filter=where, count=True, progress=False,
+                      max_concurrency=p.get("max_concurrency"))  # fmt: skip
+        seconds = time.perf_counter() - started
+        cell: dict[str, Any] = {
+            "entity": entity,
+            "filter": where,
+            "seconds": seconds,
+            "cpu_seconds": time.process_time() - cpu_started,
+            "emulator_cpu": emulator_cpu() - cpu_emulator,
+            "requests": counts["requests"],
+            "peak_in_flight": counts["peak"],
+            "rows": len(df),
+            "count": df.attrs["odata"].get("count"),
+            "unique": bool(key is None or df[key].is_unique),
+            "ordered": bool(key is None or df[key].is_monotonic_increasing),
+        }
+        pull = stats.get("pull")
+        cell["mode"] = "sequential" if pull is None else "parallel"
+        if pull is not None:
+            cell["partitions"] = pull.stats.partitions
+            cell["final_limit"] = pull.controller.limit  # below the ceiling: it backed off
+        out.append(cell)
+    return {"cells": out, "round_trip": sorted(samples)[len(samples) // 2]}
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds of every thread of a process, to the nanosecond (``schedstat``).
+
+    ``psutil``'s figure counts clock ticks (10 ms here): too coarse for a pull of a page.
+    Threads that ended are not counted (the emulator's worker threads live on).
+    """
+    import psutil
+
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat", encoding="ascii") as stat:
+                total += int(stat.read().split()[0])
+    except OSError:
+        times = psutil.Process(pid).cpu_times()
+        return float(times.user + times.system)
+    return total / 1e9
+
+
+def entity_list(p: dict[str, Any]) -> dict[str, Any]:
+    """``ci.entities()``: each entity's name, type and data flow (source tables: powerQuery)."""
+    import ci_toolkit
+
+    ci = ci_toolkit.connect(prompt=lambda *a: None)
+    frame = ci.entities()
+    return {
+        "entities": [
+            {"name": str(r.name), "type": str(r.entityType), "flow": str(r.dataflowType)}
+            for r in frame.itertuples()
+        ]
+    }
+
+
 if __name__ == "__main__":
     task, params = sys.argv[1], json.loads(sys.argv[2])
     result = globals()[task](params)

@@ -59,9 +59,16 @@ class EmulatorProcess:
     """``ci-toolkit emulator ...`` in its own process; settings parsed from what it prints."""
 
     def __init__(
-        self, *, profiles: int, latency_ms: float = 0, root: Path = ROOT, **flags: Any
+        self,
+        *,
+        profiles: int,
+        latency_ms: float = 0,
+        root: Path = ROOT,
+        prefix: Sequence[str] = (),
+        **flags: Any,
     ) -> None:
-        self.args = [CLI, "emulator", "--port", "0", "--profiles", str(profiles),
+        # ``prefix``: e.g. ``("taskset", "-c", "1")`` to pin the emulator to a core
+        self.args = [*prefix, CLI, "emulator", "--port", "0", "--profiles", str(profiles),
                      "--latency-ms", str(latency_ms)]  # fmt: skip
         self.root = root  # the checkout whose emulator runs (another commit's for an A/B)
         for name, value in flags.items():
@@ -130,11 +137,17 @@ def code_env(root: Path) -> dict[str, str]:
 
 
 def child(
-    task: str, emulator: EmulatorProcess | None, *, root: Path = ROOT, **params: Any
+    task: str,
+    emulator: EmulatorProcess | None,
+    *,
+    root: Path = ROOT,
+    prefix: Sequence[str] = (),
+    **params: Any,
 ) -> dict[str, Any]:
     """The JSON result of ``tests.benchmarks._child <task>`` run in a fresh interpreter.
 
-    ``root`` is the checkout whose code runs (this one, or another commit's for an A/B).
+    ``root`` is the checkout whose code runs (this one, or another commit's for an A/B);
+    ``prefix`` goes before the command (``("taskset", "-c", "0")`` pins it to a core).
     """
     env = code_env(root)
     if emulator is not None:
@@ -144,7 +157,7 @@ def child(
     env["XDG_CONFIG_HOME"] = cache
     env.pop("CI_CLIENT_SECRET", None)
     done = subprocess.run(
-        [PYTHON, "-m", "tests.benchmarks._child", task, json.dumps(params)],
+        [*prefix, PYTHON, "-m", "tests.benchmarks._child", task, json.dumps(params)],
         capture_output=True, text=True, cwd=root, env=env, check=False,
     )  # fmt: skip
     if done.returncode != 0:

@@ -144,6 +144,66 @@ def test_orderby_or_a_keyless_table_fall_back_to_next_link(bulk_ci: CustomerInsi
     assert df["LastName"].is_monotonic_decreasing
 
 
+def test_a_small_pull_reads_its_pages_by_offset_after_one_planning_request(
+    bulk_ci: CustomerInsights,
+) -> None:
+    """No boundary probes for one partition's worth: the first page (with $count) is the
+    only planning request, and every other page is one offset request, all in one round."""
+    where = F.eq("Country", "Ireland")
+    seq = bulk_ci.query("Customer", filter=where, parallel=False, progress=False)
+    assert 100 < len(seq) <= 1_000  # a few pages: fewer than the ceiling of requests
+    pull = _pull(bulk_ci, filter=where)
+    assert pull.stats.requests == 1  # the first page, with $count
+    pages = -(-len(seq) // 100)
+    assert pull.stats.partitions == pages
+    df = pd.concat(list(pull.frames()), ignore_index=True)
+    assert pull.stats.requests == pages  # each page once
+    assert pull.stats.peak_concurrency == pages - 1  # the rest at once
+    pd.testing.assert_frame_equal(df, seq)
+    one = bulk_ci.query("Customer", filter=F.eq("LastName", seq["LastName"].iloc[0]),
+                        progress=False)  # fmt: skip
+    assert 0 < len(one) <= 100
+
+
+def test_a_table_without_key_filters_is_pulled_in_parallel_by_offset(
+    bulk_ci: CustomerInsights,
+) -> None:
+    """Ingested source tables refuse $filter: larger than a partition, they are read in
+    offset ranges ($orderby=<key>&$skip&$top, following the nextLinks), in parallel."""
+    entity = "PosSystem_Transactions"
+    seq = bulk_ci.query(entity, parallel=False, progress=False)
+    assert len(seq) > 5_000  # more than a partition: key ranges are tried first
+    pull = _pull(bulk_ci, entity)
+    assert pull.key_filters is False
+    df = pd.concat(list(pull.frames()), ignore_index=True)
+    assert pull.stats.peak_concurrency > 1
+    assert pull.stats.refetched_partitions == 0
+    pd.testing.assert_frame_equal(df, seq)
+    key = df.columns[0]
+    assert df[key].is_unique
+    assert df[key].is_monotonic_increasing
+    window = bulk_ci.query(entity, skip=150, top=5_500, progress=False)
+    pd.testing.assert_frame_equal(window, seq.iloc[150:5_650].reset_index(drop=True))
+
+
+def test_an_interrupted_offset_pull_resumes_by_offset(bulk_ci: CustomerInsights) -> None:
+    """Where the key cannot be filtered on, ``err.resume`` continues by ``skip``, not by a
+    key ``filter`` the service would refuse."""
+    entity = "PosSystem_Transactions"
+    query = DataQuery.build(entity, skip=10, top=7_000)
+    bulk = bulk_ci._bulk(query)
+    assert bulk is not None
+    assert bulk.pull.key_filters is False
+    frames = bulk.pull.frames()
+    first = next(frames)  # handed on before the service "went away"
+    frames.close()
+    resume = bulk.resume()
+    assert resume == {"skip": 10 + len(first), "top": 7_000 - len(first)}
+    rest = bulk_ci.query(entity, progress=False, **resume)
+    whole = bulk_ci.query(entity, skip=10, top=7_000, parallel=False, progress=False)
+    pd.testing.assert_frame_equal(pd.concat([first, rest], ignore_index=True), whole)
+
+
 def test_iter_batches_and_to_parquet(
     bulk_ci: CustomerInsights, reference: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -346,7 +406,7 @@ def test_a_parallel_pull_never_follows_a_next_link_to_another_host(
     call: str, tmp_path: Path
 ) -> None:
     """The parallel path sends through the session, whose origin check refuses the link."""
-    service = FakeService(5_000)  # ranges of 250 rows: each follows a nextLink
+    service = FakeService(6_000)  # key ranges of 300 rows: each follows a nextLink
     service.link_host = "evil.example"
     with pytest.raises(CustomerInsightsError, match="Refusing to send credentials"):
         _run(call, fake_client(service), tmp_path)
@@ -360,7 +420,7 @@ def test_a_parallel_pull_does_not_wait_out_a_retry_after_the_policy_refuses(
     call: str, tmp_path: Path
 ) -> None:
     """One Retry-After rule: over ``max_retry_after`` (60 s) a ThrottledError at once."""
-    service = FakeService(1_000)
+    service = FakeService(6_000)  # more than a partition: read in (throttled) key ranges
     service.long_throttles = 1
     with pytest.raises(ThrottledError) as info:
         _run(call, fake_client(service), tmp_path)

@@ -149,3 +149,23 @@ def test_accumulator_joins_arrow_chunks_once_with_the_documented_dtypes() -> Non
         "string", "datetime64[us, UTC]", "Float64", "Int64", "boolean"
     ]  # fmt: skip
     pd.testing.assert_frame_equal(frame, frames.entity_frame(rows, types))
+
+
+@pytest.mark.parametrize("chunk_rows", [1_000, 3])
+def test_one_chunk_and_many_chunks_give_the_same_frame(chunk_rows: int) -> None:
+    # One chunk (a page-sized partition) is made a frame by one Arrow call, several chunks
+    # column by column: both give entity_frame's frame, nulls and dtypes included.
+    types = {"Id": "String", "T": "DateTimeOffset", "F": "Double", "N": "Int64", "B": "Boolean"}
+    rows = [
+        {"Id": f"{i:03d}", "T": None if i == 3 else f"2024-01-01T00:00:{i:02d}Z",
+         "F": None if i == 4 else i / 2, "N": None if i == 5 else i,
+         "B": None if i == 6 else i % 2 == 0, "X": "extra" if i == 7 else None}
+        for i in range(10)
+    ]  # fmt: skip
+    acc = ColumnAccumulator(key="Id", types=types, columns=list(types), chunk_rows=chunk_rows)
+    acc.add(rows)
+    frame = acc.finish()
+    assert [str(t) for t in frame.dtypes] == [
+        "string", "datetime64[us, UTC]", "Float64", "Int64", "boolean", "string"
+    ]  # fmt: skip
+    pd.testing.assert_frame_equal(frame, frames.entity_frame(rows, types))
