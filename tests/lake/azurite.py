@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def azurite_binary() -> Path | None:
-    folder = Path(os.environ.get("CI_TOOLKIT_AZURITE_DIR") or ROOT / ".cache" / "azurite")
+    # relative to the repository (``.ci/run`` exports a relative path; Azurite runs elsewhere)
+    folder = ROOT / (os.environ.get("CI_TOOLKIT_AZURITE_DIR") or Path(".cache", "azurite"))
     binary = folder / "node_modules" / ".bin" / "azurite-blob"
     return binary if binary.exists() else None
 
