@@ -1,4 +1,8 @@
-"""The data-out export written to Azurite through adlfs and read back as a user reads Azure."""
+"""The data-out export written to Azurite through adlfs and read back as a user reads Azure.
+
+Azurite is started only through ``tests.lake.azurite.azurite``, on 127.0.0.1 with
+``--disableTelemetry`` (it would otherwise try to send telemetry to an outside host).
+"""
 
 from __future__ import annotations
 
