@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["interrupted_message"]
+from ci_toolkit.exceptions import PullInterruptedError
+
+__all__ = ["interrupted_message", "saved_interruption"]
 
 
 def interrupted_message(
@@ -78,3 +80,27 @@ def interrupted_message(
         f"{pages:,} pages ({rows:,} rows read); {kept}. When the service answers again, "
         f"{hint}."
     )
+
+
+def saved_interruption(
+    exc: PullInterruptedError, entity: str, *, call: str
+) -> PullInterruptedError:
+    """``exc`` again, its message saying where ``to_parquet`` kept the rows read.
+
+    ``call`` is the method as the user wrote it (``to_parquet``, ``dataverse.to_parquet``):
+    the hint shows how to write only the rest with it.
+    """
+    message = interrupted_message(
+        cause=exc.__cause__ or exc, entity=entity, rows=exc.rows_fetched,
+        pages=exc.pages_fetched, call=call, resume=exc.resume,
+        kept=f"the {exc.rows_saved:,} rows read are saved in order in {exc.saved_to} "
+        "(a valid Parquet file)",
+        hint=f"ci.{call}('rest.parquet', {entity!r}, **err.resume) writes only the rest, "
+        "and pd.read_parquet of both files is the whole pull",
+    )  # fmt: skip
+    error = PullInterruptedError(
+        message, entity=entity, rows_fetched=exc.rows_fetched, pages_fetched=exc.pages_fetched,
+        resume=exc.resume,
+    )  # fmt: skip
+    error.saved_to, error.rows_saved = exc.saved_to, exc.rows_saved
+    return error

@@ -113,26 +113,6 @@ class _DvBulk:
         )  # fmt: skip
 
 
-def _saved_interruption(exc: PullInterruptedError, table: str) -> PullInterruptedError:
-    """``exc`` again, its message saying where ``to_parquet`` kept the rows read."""
-    from ci_toolkit.bulk.errors import interrupted_message
-
-    message = interrupted_message(
-        cause=exc.__cause__ or exc, entity=table, rows=exc.rows_fetched,
-        pages=exc.pages_fetched, call="dataverse.to_parquet", resume=exc.resume,
-        kept=f"the {exc.rows_saved:,} rows read are saved in order in {exc.saved_to} "
-        "(a valid Parquet file)",
-        hint=f"ci.dataverse.to_parquet('rest.parquet', {table!r}, **err.resume) writes only "
-        "the rest, and pd.read_parquet of both files is the whole read",
-    )  # fmt: skip
-    error = PullInterruptedError(
-        message, entity=table, rows_fetched=exc.rows_fetched, pages_fetched=exc.pages_fetched,
-        resume=exc.resume,
-    )  # fmt: skip
-    error.saved_to, error.rows_saved = exc.saved_to, exc.rows_saved
-    return error
-
-
 class DataverseBulkMixin:
     """Parallel key-range reads of :class:`~ci_toolkit.dataverse.Dataverse` (see module doc)."""
 
@@ -446,4 +426,8 @@ class DataverseBulkMixin:
         except PullInterruptedError as exc:
             if exc.saved_to is None:
                 raise
-            raise _saved_interruption(exc, bulk.table) from exc.__cause__
+            from ci_toolkit.bulk.errors import saved_interruption
+
+            raise saved_interruption(
+                exc, bulk.table, call="dataverse.to_parquet"
+            ) from exc.__cause__

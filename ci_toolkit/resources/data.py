@@ -111,27 +111,6 @@ class _Page:
     has_next: bool
 
 
-def _saved_interruption(exc: PullInterruptedError, entity: str) -> PullInterruptedError:
-    """``exc`` again, its message saying where ``to_parquet`` kept the rows read."""
-    from ci_toolkit.bulk.errors import interrupted_message
-
-    cause = exc.__cause__ or exc
-    message = interrupted_message(
-        cause=cause, entity=entity, rows=exc.rows_fetched, pages=exc.pages_fetched,
-        call="to_parquet", resume=exc.resume,
-        kept=f"the {exc.rows_saved:,} rows read are saved in order in {exc.saved_to} "
-        "(a valid Parquet file)",
-        hint=f"ci.to_parquet('rest.parquet', {entity!r}, **err.resume) writes only the rest, "
-        "and pd.read_parquet of both files is the whole pull",
-    )  # fmt: skip
-    error = PullInterruptedError(
-        message, entity=entity, rows_fetched=exc.rows_fetched, pages_fetched=exc.pages_fetched,
-        resume=exc.resume,
-    )  # fmt: skip
-    error.saved_to, error.rows_saved = exc.saved_to, exc.rows_saved
-    return error
-
-
 class DataMixin(EntitiesMixin):
     """OData queries over entities, typed from the entity metadata."""
 
@@ -684,4 +663,6 @@ class DataMixin(EntitiesMixin):
         except PullInterruptedError as exc:
             if exc.saved_to is None:
                 raise
-            raise _saved_interruption(exc, entity) from exc.__cause__
+            from ci_toolkit.bulk.errors import saved_interruption
+
+            raise saved_interruption(exc, entity, call="to_parquet") from exc.__cause__
