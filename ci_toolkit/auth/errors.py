@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ci_toolkit._numbers import parse_digits
 from ci_toolkit.exceptions import (
     ConsentRequiredError,
     DeviceCodeExpiredError,
@@ -96,7 +97,7 @@ _BY_ERROR: dict[str, tuple[type[SignInError], str]] = {
 
 
 def _codes(result: Mapping[str, Any]) -> list[int]:
-    codes = [int(c) for c in result.get("error_codes") or [] if str(c).isdigit()]
+    codes = [n for c in result.get("error_codes") or [] if (n := parse_digits(str(c))) is not None]
     description = str(result.get("error_description") or "")
     codes += [int(c) for c in _AADSTS.findall(description)]
     return codes

@@ -50,6 +50,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ci_toolkit import _defaults
+from ci_toolkit._numbers import parse_digits
 from ci_toolkit.exceptions import (
     JobTimeoutError,
     ServiceError,
@@ -154,14 +155,16 @@ def _cron_one(cron: str) -> str:
         fields = fields[1:]
     if len(fields) != 5:
         return f"cron {cron}"
-    minute, hour, dom, month, dow = fields
-    if not (minute.isdigit() and all(h.isdigit() for h in hour.split(","))):
-        if minute.isdigit() and hour == "*":
-            return f"hourly at :{int(minute):02d}"
-        if minute.startswith("*/") and hour == "*":
-            return f"every {minute[2:]} minutes"
+    minute_text, hour, dom, month, dow = fields
+    minute = parse_digits(minute_text)
+    hours = [parse_digits(h) for h in hour.split(",")]
+    if minute is None or None in hours:
+        if minute is not None and hour == "*":
+            return f"hourly at :{minute:02d}"
+        if minute_text.startswith("*/") and hour == "*":
+            return f"every {minute_text[2:]} minutes"
         return f"cron {cron}"
-    times = ", ".join(f"{int(h):02d}:{int(minute):02d}" for h in hour.split(","))
+    times = ", ".join(f"{h:02d}:{minute:02d}" for h in hours)
     if dom in ("*", "?") and month == "*" and dow in ("*", "?"):
         return f"daily at {times}"
     if dom in ("*", "?") and month == "*":
@@ -169,8 +172,9 @@ def _cron_one(cron: str) -> str:
         if dow in ("1-5", "MON-FRI"):
             return f"weekdays at {times}"
         return f"weekly on {', '.join(days)} at {times}"
-    if dom.isdigit() and month == "*" and dow in ("*", "?"):
-        return f"monthly on day {int(dom)} at {times}"
+    day = parse_digits(dom)
+    if day is not None and month == "*" and dow in ("*", "?"):
+        return f"monthly on day {day} at {times}"
     return f"cron {cron}"
 
 

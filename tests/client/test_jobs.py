@@ -148,6 +148,9 @@ def test_schedules(ci: CustomerInsights) -> None:
         (["15 4 1 * *"], None, "monthly on day 1 at 04:15"),
         (["*/15 * * * *"], None, "every 15 minutes"),
         (["bad"], None, "cron bad"),
+        (["² 3 * * *"], None, "cron ² 3 * * *"),  # "²".isdigit() is true; int() refuses it
+        (["0 ³ * * *"], None, "cron 0 ³ * * *"),
+        (["0 3 ¹ * *"], None, "cron 0 3 ¹ * *"),
     ],
 )
 def test_describe_cron(crons: list[str], tz: str | None, text: str) -> None:

@@ -209,7 +209,9 @@ filters = st.recursive(
 flags = st.one_of(st.sampled_from(["true", "false", "True"]), st.text(max_size=6))
 numbers = st.one_of(
     st.integers(min_value=0, max_value=300).map(str),
-    st.sampled_from(["1000000000", "99999999999999999999", "-1", "", "1.5", "0x10", "١٢"]),
+    st.sampled_from(
+        ["1000000000", "99999999999999999999", "-1", "", "1.5", "0x10", "١٢", "²", "9" * 5000]
+    ),  # "²".isdigit() is true; int() refuses 5,000 digits
     st.integers(min_value=-5, max_value=10**25).map(str),
     st.text(max_size=8),
 )
@@ -317,6 +319,24 @@ def test_data_route_never_answers_500(
 ) -> None:
     api, root = client
     _send(api, "GET", f"{root}/data/{quote(entity, safe='')}", **options)
+
+
+@pytest.mark.parametrize("number", ["²", "١٢", "9" * 5000])
+def test_numbers_that_are_not_ascii_integers_are_a_400(
+    client: tuple[httpx.Client, str], number: str
+) -> None:
+    """``"²".isdigit()`` is true and ``int("²")`` raises, as does ``int`` of 5,000 digits; the
+    emulator read such numbers with ``int`` after ``isdigit`` and answered 500."""
+    api, root = client
+    for url, params in [
+        (f"{root}/manage/segments", {"historicStatsDays": number}),
+        (f"{root}/manage/segments", {"numberOfSegments": number}),
+        (f"{root}/manage/measures/TotalSpend", {"historicStatsDays": number}),
+        (f"{root}/data/Customer", {"$top": number}),
+        (f"{root}/data/Customer", {"$skip": number}),
+    ]:
+        response = api.get(url, params=params)
+        assert response.status_code == 400, (url, params, response.text[:300])
 
 
 def _nested_criteria(depth: int) -> dict[str, Any]:

@@ -27,6 +27,9 @@ def test_parse_fields() -> None:
         ("0 6 * * funday", "day-of-week"),
         ("0 6 5-1 * *", "backwards"),
         ("*/0 6 * * *", "step"),
+        ("² 6 * * *", "minute"),  # str.isdigit() is true for "²", int() refuses it
+        ("*/² 6 * * *", "step"),
+        ("0 " + "9" * 5000 + " * * *", "hour"),  # longer than int() converts
     ],
 )
 def test_invalid_expressions_say_why(text: str, fragment: str) -> None:

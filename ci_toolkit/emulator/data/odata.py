@@ -31,6 +31,8 @@ from typing import Any
 from odata_query import ast, exceptions
 from odata_query.grammar import ODataLexer, ODataParser
 
+from ci_toolkit.emulator.numbers import parse_digits
+
 __all__ = [
     "EDM_TYPES",
     "ODataQueryError",
@@ -623,14 +625,14 @@ def parse_non_negative(text: str | None, option: str) -> int | None:
     """An integer query option (``$top``, ``$skip``) or ``None`` when absent."""
     if text is None:
         return None
-    value = text.strip()
-    if not value.isdigit():
+    value = parse_digits(text.strip())
+    if value is None:
         raise ODataQueryError(
             f"Invalid value '{_clip(text)}' for {option} query option found. "
             f"The {option} query option requires a non-negative integer value.",
             target=option,
         )
-    return int(value)
+    return value
 
 
 def parse_search(text: str | None) -> list[str]:

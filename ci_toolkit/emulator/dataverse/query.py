@@ -46,6 +46,7 @@ from ci_toolkit.emulator.data.odata import (
 from ci_toolkit.emulator.dataverse.errors import GENERIC, DataverseError
 from ci_toolkit.emulator.dataverse.guids import GuidOrder, sort_key, sort_key_sql
 from ci_toolkit.emulator.dataverse.tables import ETAG, SORT_KEY, Column, Table
+from ci_toolkit.emulator.numbers import parse_digits
 
 __all__ = [
     "COUNT_LIMIT",
@@ -120,8 +121,9 @@ def parse_prefer(values: Sequence[str]) -> Preferences:
             name, _, raw = item.partition("=")
             name = name.strip().lower()
             raw = raw.strip()
-            if name == "odata.maxpagesize" and raw.isdigit() and int(raw) > 0:
-                prefs.max_page_size = min(int(raw), MAX_PAGE_SIZE)
+            size = parse_digits(raw) if name == "odata.maxpagesize" else None
+            if size:  # a positive Int64 (clamped to the maximum); anything else is ignored
+                prefs.max_page_size = min(size, MAX_PAGE_SIZE)
             elif name == "odata.include-annotations" and raw:
                 prefs.annotations = raw.strip('"')
     if prefs.max_page_size is not None:
@@ -345,14 +347,15 @@ def _orderby(table: Table, text: str | None, columns: Sequence[Column]) -> list[
 def _number(text: str | None, option: str) -> int | None:
     if text is None:
         return None
-    if not text.strip().isdigit():
+    value = parse_digits(text.strip())
+    if value is None:
         raise DataverseError(
             400,
             GENERIC,
             f"Invalid value '{text}' for {option} query option found. The {option} query "
             "option requires a non-negative integer value.",
         )
-    return int(text.strip())
+    return value
 
 
 def query_table(

@@ -21,6 +21,7 @@ from ci_toolkit.emulator.data.jsonrows import reference_json
 from ci_toolkit.emulator.data.odata import ODataQueryError
 from ci_toolkit.emulator.data.store import DataStore, DefinitionError, NotFoundError, ODataPage
 from ci_toolkit.emulator.errors import ApiError
+from ci_toolkit.emulator.numbers import parse_digits
 from ci_toolkit.emulator.routes import RequestContext, operation
 from ci_toolkit.emulator.routes._common import require_instance
 
@@ -56,11 +57,12 @@ def int_param(request: Request, name: str) -> int | None:
     value = request.query_params.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    number = parse_digits(value)
+    if number is None:
         raise ApiError(
             400, "InvalidParameter", f"'{name}' must be a non-negative integer, not '{value}'."
         )
-    return int(value)
+    return number
 
 
 async def call_store(

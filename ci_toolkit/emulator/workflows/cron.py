@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from ci_toolkit.emulator.numbers import parse_digits
+
 __all__ = ["CronError", "CronExpression"]
 
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
@@ -32,9 +34,9 @@ def _value(text: str, low: int, high: int, names: list[str] | None, field: str) 
     lowered = text.lower()
     if names is not None and lowered in names:
         return names.index(lowered) + (1 if names is _MONTHS else 0)
-    if not text.isdigit():
+    number = parse_digits(text)
+    if number is None:
         raise CronError(f"{field}: {text!r} is not a number")
-    number = int(text)
     if field == "day-of-week" and number == 7:
         number = 0
     if not low <= number <= high:
@@ -51,9 +53,9 @@ def _field(text: str, low: int, high: int, field: str, names: list[str] | None =
         base, _, step_text = part.partition("/")
         step = 1
         if step_text:
-            if not step_text.isdigit() or int(step_text) == 0:
+            step = parse_digits(step_text) or 0
+            if step == 0:
                 raise CronError(f"{field}: step {step_text!r} must be a positive number")
-            step = int(step_text)
         if base == "*":
             start, end = low, high
         elif "-" in base:

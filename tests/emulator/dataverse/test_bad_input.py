@@ -15,6 +15,8 @@ COOKIE = '<cookie pagenumber="2" pagingcookie="{}" istracking="False" />'
     ("path", "params", "status"),
     [
         (PROFILES, {"$top": "-1"}, 400),
+        (PROFILES, {"$top": "²"}, 400),  # "²".isdigit() is true; int() refuses it
+        (PROFILES, {"$top": "9" * 5000}, 400),  # longer than int() converts
         (PROFILES, {"$count": "yes"}, 400),
         (PROFILES, {"$orderby": "msdynci_customerid sideways"}, 400),
         (PROFILES, {"$orderby": "_ownerid_value"}, 400),
@@ -44,9 +46,17 @@ def test_bad_requests_get_a_dataverse_error(
 
 
 def test_huge_page_size_preferences_are_clamped_or_ignored(dv: httpx.Client) -> None:
-    for prefer in ("odata.maxpagesize=99999999999999999999", "odata.maxpagesize=abc", "x=y,,"):
-        response = dv.get(
-            PROFILES, params={"$select": "msdynci_customerid"}, headers={"Prefer": prefer}
+    for prefer in (
+        "odata.maxpagesize=99999999999999999999",
+        "odata.maxpagesize=abc",
+        "x=y,,",
+        "odata.maxpagesize=²",
+        "odata.maxpagesize=" + "9" * 5000,
+    ):
+        response = dv.get(  # latin-1: the bytes a server decodes the header from
+            PROFILES,
+            params={"$select": "msdynci_customerid"},
+            headers={"Prefer": prefer.encode("latin-1")},
         )
         assert response.status_code == 200
         assert len(response.json()["value"]) == 500
