@@ -56,7 +56,7 @@ from ci_toolkit.exceptions import (
     PermissionDeniedError,
     hint_for,
 )
-from ci_toolkit.resources.query import check_int
+from ci_toolkit.resources.query import check_int, split_names, split_orderby
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -121,40 +121,28 @@ class _Meta:
 
 
 def _check_names(values: str | Sequence[str] | None, option: str, meta: _Meta | None) -> list[str]:
-    if values is None:
-        return []
-    items = [v.strip() for v in values.split(",")] if isinstance(values, str) else list(values)
-    for item in items:
-        if not isinstance(item, str) or not _NAME.match(item):
-            hint = ""
-            if isinstance(item, str) and meta is not None:
-                match = [c for c in meta.columns if meta.v1(c) == item]
-                if match:
-                    hint = f" (the v1 name {item!r} is {match[0]!r})"
-            raise ValueError(
-                f"{option}: {item!r} is not a Dataverse column name: they are lower-case "
-                f"logical names like 'msdynci_lastname'{hint}; ci.dataverse.columns(table) "
-                "lists them."
-            )
-    return items
+    def explain(item: object) -> str:
+        hint = ""
+        if isinstance(item, str) and meta is not None:
+            match = [c for c in meta.columns if meta.v1(c) == item]
+            if match:
+                hint = f" (the v1 name {item!r} is {match[0]!r})"
+        return (
+            f"{option}: {item!r} is not a Dataverse column name: they are lower-case "
+            f"logical names like 'msdynci_lastname'{hint}; ci.dataverse.columns(table) "
+            "lists them."
+        )
+
+    return split_names(values, option, _is_logical_name, explain) or []
 
 
 def _check_orderby(value: str | Sequence[str] | None) -> str | None:
-    if value is None:
-        return None
-    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
-    for item in items:
-        parts = item.split() if isinstance(item, str) else []
-        if (
-            not parts
-            or len(parts) > 2
-            or not _NAME.match(parts[0])
-            or (len(parts) == 2 and parts[1] not in ("asc", "desc"))
-        ):
-            raise ValueError(
-                f"orderby: expected 'msdynci_column' or 'msdynci_column desc', got {item!r}"
-            )
-    return ",".join(items)
+    expected = "'msdynci_column' or 'msdynci_column desc'"
+    return split_orderby(value, _is_logical_name, expected, any_case=False)
+
+
+def _is_logical_name(item: str) -> bool:
+    return _NAME.match(item) is not None
 
 
 class Dataverse(DataverseBulkMixin):  # bulk.py: parallel reads, iter_batches, to_parquet

@@ -17,46 +17,90 @@ Example
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ci_toolkit.odata import Filter, render
 from ci_toolkit.resources._base import segment
 
-__all__ = ["DataQuery"]
+__all__ = ["DataQuery", "check_int", "split_names", "split_orderby"]
 
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_/")
 
 
-def _names(value: str | Sequence[str] | None, option: str) -> list[str] | None:
+def split_names(
+    value: str | Sequence[str] | None,
+    option: str,
+    valid: Callable[[str], bool],
+    explain: Callable[[object], str],
+) -> list[str] | None:
+    """``"A, B"`` or ``["A", "B"]`` as a list of names, each one ``valid`` (else a ValueError).
+
+    The one reading of a list of names for every door: ``explain(item)`` says why an item
+    is not a name there (v1 attribute names, Dataverse logical names).
+
+    Example
+    -------
+    >>> split_names("A, B", "select", str.isalpha, repr)
+    ['A', 'B']
+    """
     if value is None:
         return None
     if not isinstance(value, str | Sequence):
         raise ValueError(f"{option}: expected a name or a list of names, got {value!r}")
     items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
     for item in items:
-        if not isinstance(item, str) or not item or not set(item) <= _NAME_CHARS:
-            raise ValueError(f"{option}: not a valid attribute name: {item!r}")
+        if not isinstance(item, str) or not item or not valid(item):
+            raise ValueError(explain(item))
     return items
 
 
-def _orderby(value: str | Sequence[str] | None) -> str | None:
+def split_orderby(
+    value: str | Sequence[str] | None,
+    valid: Callable[[str], bool],
+    expected: str,
+    *,
+    any_case: bool = True,
+) -> str | None:
+    """``$orderby`` from ``"A desc, B"`` or ``["A desc", "B"]``: names ``valid``, then an
+    optional ``asc``/``desc`` (in any case unless ``any_case`` is false).
+
+    Example
+    -------
+    >>> split_orderby(["A desc", "B"], str.isalpha, "'Name' or 'Name desc'")
+    'A desc,B'
+    """
     if value is None:
         return None
     if not isinstance(value, str | Sequence):
-        raise ValueError(f"orderby: expected 'Name' or 'Name desc', got {value!r}")
+        raise ValueError(f"orderby: expected {expected}, got {value!r}")
     items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
     for item in items:
         parts = item.split() if isinstance(item, str) else []
+        direction = parts[-1] if len(parts) == 2 else "asc"
         if (
             not parts
             or len(parts) > 2
-            or not set(parts[0]) <= _NAME_CHARS
-            or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc"))
+            or not valid(parts[0])
+            or (direction.lower() if any_case else direction) not in ("asc", "desc")
         ):
-            raise ValueError(f"orderby: expected 'Name' or 'Name desc', got {item!r}")
+            raise ValueError(f"orderby: expected {expected}, got {item!r}")
     return ",".join(items)
+
+
+def _v1_name(item: str) -> bool:
+    return set(item) <= _NAME_CHARS
+
+
+def _names(value: str | Sequence[str] | None, option: str) -> list[str] | None:
+    return split_names(
+        value, option, _v1_name, lambda item: f"{option}: not a valid attribute name: {item!r}"
+    )
+
+
+def _orderby(value: str | Sequence[str] | None) -> str | None:
+    return split_orderby(value, _v1_name, "'Name' or 'Name desc'")
 
 
 def check_int(value: int | None, option: str, minimum: int, maximum: int | None = None) -> None:
