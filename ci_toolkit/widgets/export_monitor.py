@@ -1,4 +1,5 @@
-"""``ExportMonitor``: exports with status badges; run several now with live progress; run history.
+"""``ExportMonitor``: exports with status badges; run several now with live progress; run history;
+a preview of what a Braze export sends.
 
 Example
 -------
@@ -11,6 +12,7 @@ Example
 from __future__ import annotations
 
 import html
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +55,9 @@ class ExportMonitor(CIWidget):
     Select one or several exports and *Run now*: one export job is submitted and followed in
     the background; when it ends the list (and its badges) and the run-history chart update.
     *Run now* is disabled, with the reason, for roles that cannot submit jobs (viewer).
+    Select one Braze export and *Preview*: the users it would send
+    (:meth:`~ci_toolkit.client.CustomerInsights.export_preview`) and the first request body,
+    without running anything (viewers may preview).
 
     Parameters
     ----------
@@ -60,6 +65,8 @@ class ExportMonitor(CIWidget):
         The client.
     history
         How many recent task runs the chart and the run counts look at.
+    preview_rows
+        How many segment members the preview reads and shows.
     poll_interval
         Seconds between polls of the running export job.
 
@@ -73,9 +80,13 @@ class ExportMonitor(CIWidget):
     chart : ipywidgets.Output
         The run-history timeline (:func:`ci_toolkit.plots.export_timeline`).
     buttons : dict[str, ipywidgets.Button]
-        ``run``, ``chart`` and ``reload``.
+        ``run``, ``preview``, ``chart`` and ``reload``.
     reason : ipywidgets.HTML
         Why *Run now* is disabled, when it is.
+    preview : ipywidgets.HTML
+        What the selected Braze export sends (after *Preview*).
+    previewed : pandas.DataFrame or None
+        The last preview's rows (``attrs["requests"]`` holds the request bodies).
     progress : JobProgress
         The running export job.
 
@@ -85,9 +96,18 @@ class ExportMonitor(CIWidget):
     >>> monitor.wait_idle(); monitor.exports[["identifier", "lastStatus"]]  # doctest: +SKIP
     """
 
-    def __init__(self, ci: CustomerInsights, *, history: int = 500, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        ci: CustomerInsights,
+        *,
+        history: int = 500,
+        preview_rows: int = 20,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(ci, **kwargs)
         self.history = history
+        self.preview_rows = preview_rows
+        self.previewed: pd.DataFrame | None = None
         self.exports: pd.DataFrame | None = None
         self.user_role = ""
         self.job: JobHandle | None = None
@@ -98,15 +118,18 @@ class ExportMonitor(CIWidget):
         self.picker.observe(lambda _: self._update_buttons(), names="value")
         self.buttons = {
             "run": widgets.Button(description="Run now", icon="play", disabled=True),
+            "preview": widgets.Button(description="Preview", icon="eye", disabled=True),
             "chart": widgets.Button(description="Show history", icon="bar-chart"),
             "reload": widgets.Button(description="Reload list", icon="list"),
         }
         self.buttons["run"].on_click(lambda _: self.submit(self._run))
+        self.buttons["preview"].on_click(lambda _: self.submit(self._preview))
         self.buttons["chart"].on_click(lambda _: self.submit(self._chart))
         self.buttons["reload"].on_click(lambda _: self.reload())
         self.reason = widgets.HTML()
         self.progress = JobProgress()
         self.chart = widgets.Output()
+        self.preview = widgets.HTML()
         self.children = [
             widgets.HTML("<b>Exports</b>"),
             self.table,
@@ -115,6 +138,7 @@ class ExportMonitor(CIWidget):
             self.reason,
             self.progress,
             self.message,
+            self.preview,
             self.chart,
         ]
         self.reload()
@@ -164,7 +188,23 @@ class ExportMonitor(CIWidget):
         rows = self.exports[self.exports["identifier"] == identifier]
         return None if rows.empty else str(rows["lastStatus"].iloc[0])
 
+    def connection_of(self, identifier: str) -> str | None:
+        """The last loaded connection type of one export (``Braze``, ``SFTP``...)."""
+        if self.exports is None or "connectionType" not in self.exports.columns:
+            return None
+        rows = self.exports[self.exports["identifier"] == identifier]
+        value = None if rows.empty else rows["connectionType"].iloc[0]
+        return value if isinstance(value, str) else None
+
     def _update_buttons(self) -> None:
+        chosen = self.selected
+        previewable = len(chosen) == 1 and self.connection_of(chosen[0]) == "Braze"
+        self.buttons["preview"].disabled = not previewable
+        self.buttons["preview"].tooltip = (
+            "Show the users this export sends, without running it"
+            if previewable
+            else "Select one Braze export to preview what it sends"
+        )
         allowed = self.user_role in WRITE_ROLES
         running = self.job is not None and not self.job.done
         self.buttons["run"].disabled = not (allowed and self.selected) or running
@@ -200,3 +240,27 @@ class ExportMonitor(CIWidget):
         self._update_buttons()
         self.say(f"Running {', '.join(chosen)} (job {self.job.job_id[:8]})...")
         self.follow_job(self.job, self.progress, on_done=lambda _: self.reload())
+
+    def _preview(self) -> None:
+        chosen = self.selected
+        if len(chosen) != 1:
+            self.say("Select one Braze export to preview what it sends.")
+            return
+        try:
+            frame = self.ci.export_preview(chosen[0], top=self.preview_rows)
+        except ValueError as exc:  # not a Braze export, or its segment is not known yet
+            self.say(str(exc))
+            return
+        self.previewed = frame
+        requests = frame.attrs.get("requests") or []
+        first = json.dumps(requests[0], indent=2) if requests else "(no members: nothing is sent)"
+        segment = str(frame.attrs.get("segment", ""))
+        self.preview.value = (
+            f"<b>Preview of {html.escape(chosen[0])}</b>: the first {len(frame)} members of "
+            f"segment {html.escape(segment)}, as Braze <code>POST /users/track</code> "
+            f"receives them ({len(requests)} request(s) for these rows, at most 75 users each)"
+            + frame_html(frame, max_rows=self.preview_rows, empty="The segment has no members.")
+            + "<details><summary>First request body</summary><pre>"
+            + html.escape(first)
+            + "</pre></details>"
+        )

@@ -95,3 +95,32 @@ def test_job_monitor_stops_polling_when_closed(admin: CustomerInsights) -> None:
         monitor.close()
     assert monitor.wait_idle(2.0)
     assert time.monotonic() - started < 2.0
+
+
+def test_preview_shows_what_a_braze_export_sends(
+    make: Callable[..., Any], viewer: CustomerInsights
+) -> None:
+    """Preview needs no write role: it reads the segment, it runs nothing."""
+    monitor: ExportMonitor = make(ExportMonitor, viewer, preview_rows=5)
+    assert monitor.buttons["preview"].disabled  # nothing selected
+    monitor.picker.value = (EXPORT,)  # SFTP: nothing to preview
+    assert monitor.buttons["preview"].disabled
+    assert "Braze" in monitor.buttons["preview"].tooltip
+    monitor.picker.value = ("braze-gold-members", EXPORT)  # one at a time
+    assert monitor.buttons["preview"].disabled
+    monitor.picker.value = ("braze-gold-members",)
+    assert not monitor.buttons["preview"].disabled
+    monitor.buttons["preview"].click()
+    settle(monitor)
+    expected = viewer.export_preview("braze-gold-members", top=5)
+    assert monitor.previewed is not None
+    assert monitor.previewed.equals(expected)
+    assert monitor.previewed.attrs["requests"] == expected.attrs["requests"]
+    segment = expected.attrs["segment"]
+    shown = monitor.preview.value
+    assert f"ci_segment_{segment}" in shown
+    assert all(str(i) in shown for i in expected["external_id"])
+    assert "First request body" in shown
+    assert '"external_id"' not in shown  # the JSON body is escaped HTML
+    assert "&quot;external_id&quot;" in shown
+    assert monitor.job is None  # nothing ran
