@@ -300,8 +300,10 @@ def matrix(p: dict[str, Any]) -> dict[str, Any]:
 
     ci = ci_toolkit.connect(prompt=lambda *a: None)
     assert not p.get("code") or ci_toolkit.__file__.startswith(p["code"])
+    # Every request, paged or bulk, leaves through httpx.Client.send (ApiSession.send since
+    # issue 13; Client.request calls it too): count there, once per request.
     client = ci.session.client
-    send = client.request
+    send = client.send
     lock = threading.Lock()
     counts = {"requests": 0, "in_flight": 0, "peak": 0}
 
@@ -316,7 +318,7 @@ def matrix(p: dict[str, Any]) -> dict[str, Any]:
             with lock:
                 counts["in_flight"] -= 1
 
-    client.request = counted  # type: ignore[method-assign]
+    client.send = counted  # type: ignore[method-assign]
     stats: dict[str, Any] = {}
     original = type(ci)._bulk
 

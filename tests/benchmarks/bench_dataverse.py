@@ -6,8 +6,9 @@
   ``@odata.nextLink`` one page after another (500 rows a page), then
   ``pandas.DataFrame.from_records``;
 - the limit: ``pages x latency / concurrency`` (pages of 500 rows, 16 in flight) plus the
-  CPU time the emulator process spent serving the toolkit's read (its Python work is
-  serialized by one interpreter lock), as in ``bench_bulk_pull.py``.
+  CPU time the emulator process spent serving the toolkit's read (sum form), or the larger
+  of the two (max form), as in ``bench_bulk_pull.py`` and ``bench_matrix.py``; and the CPU
+  bound: the emulator's and the toolkit's CPU time together over the machine's cores.
 
 Rows are checked exact (count and uniqueness against the emulator's profiles), and the
 toolkit's peak RSS is set against the DataFrame's own size. Every variant runs in a fresh
@@ -51,18 +52,29 @@ def _toolkit(p: dict[str, Any]) -> dict[str, Any]:
     ci = ci_toolkit.connect(prompt=lambda *a: None, source="dataverse")
     ci.dataverse.columns(TABLE)  # sign-in and metadata: not part of the read
     before = _peak_rss_mb()
+    cpu = time.process_time()
     started = time.perf_counter()
     frame = ci.dataverse.query(TABLE, max_concurrency=p["concurrency"], progress=False)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     ids = frame["msdynci_customerprofileid"]
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "rows": len(frame),
         "unique": bool(ids.is_unique),
         "frame_mb": frame.memory_usage(deep=True).sum() / 2**20,
         "peak_mb": _peak_rss_mb(),
         "before_mb": before,
     }
+
+
+def _warm(p: dict[str, Any]) -> dict[str, Any]:
+    """Sign in and read a few rows: the emulator builds its Dataverse table on first use."""
+    import ci_toolkit
+
+    ci = ci_toolkit.connect(prompt=lambda *a: None, source="dataverse")
+    return {"rows": len(ci.dataverse.query(TABLE, top=5, progress=False))}
 
 
 def _sdk(p: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +133,10 @@ def main() -> None:
     with EmulatorProcess(profiles=rows, latency_ms=LATENCY_MS) as emu:
         print(f"emulator: {rows:,} profiles, {LATENCY_MS} ms latency, ready in "
               f"{emu.ready_seconds:.1f} s")  # fmt: skip
-        _run("_toolkit", emu, concurrency=CONCURRENCY)  # builds the Dataverse table once
+        # A few rows first, not a whole read: Dataverse allows a user 6,000 requests per
+        # 300 s, and the two measured reads (about 2,000 pages each at a million rows) must
+        # both fit in one window, as they would for one user on the real service.
+        _run("_warm", emu)
         cpu = emu.cpu_seconds()
         toolkit = _run("_toolkit", emu, concurrency=CONCURRENCY)
         serving = emu.cpu_seconds() - cpu
@@ -129,7 +144,10 @@ def main() -> None:
         sdk = _run("_sdk", emu)
         print("sdk", sdk, flush=True)
     pages = math.ceil(rows / PAGE)
-    limit = pages * LATENCY_MS / 1000 / CONCURRENCY + serving
+    latency_part = pages * LATENCY_MS / 1000 / CONCURRENCY
+    limit = latency_part + serving
+    cores = os.cpu_count() or 1
+    cpu_bound = (serving + toolkit["cpu_seconds"]) / cores
     exact = all(r["rows"] == rows and r["unique"] for r in (toolkit, sdk))
     print()
     print("| variant | s | rows/s | peak RSS MiB |")
@@ -140,6 +158,12 @@ def main() -> None:
     print(f"limit = {pages:,} pages x {LATENCY_MS} ms / {CONCURRENCY} + emulator serving "
           f"{serving:.1f} s = {limit:.1f} s; "
           f"toolkit / limit = {toolkit['seconds'] / limit:.2f} (target <= 1.5)")  # fmt: skip
+    print(f"max form: max({latency_part:.2f} s, serving {serving:.1f} s) = "
+          f"{max(latency_part, serving):.1f} s; toolkit / limit = "
+          f"{toolkit['seconds'] / max(latency_part, serving):.2f}")  # fmt: skip
+    print(f"CPU: emulator {serving:.1f} s + toolkit {toolkit['cpu_seconds']:.1f} s on {cores} "
+          f"cores = {cpu_bound:.1f} s at the least; toolkit / that = "
+          f"{toolkit['seconds'] / cpu_bound:.2f}")  # fmt: skip
     print(f"toolkit vs SDK: {sdk['seconds'] / toolkit['seconds']:.1f}x faster")
     growth = toolkit["peak_mb"] - toolkit["before_mb"]
     frame_mb = toolkit["frame_mb"]
