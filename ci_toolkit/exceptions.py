@@ -232,6 +232,11 @@ class CustomerInsightsError(Exception):
         self.request_id = request_id
         super().__init__(self.message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by state, not by calling ``__init__`` again: process pools hand errors back
+        pickled, and subclasses take other arguments than the message."""
+        return _rebuild, (type(self), self.args, dict(vars(self)))
+
     def _details(self) -> list[str]:
         details = []
         if self.status is not None:
@@ -270,6 +275,16 @@ class CustomerInsightsError(Exception):
             for k, v in rows
         )
         return f"<b>{html.escape(type(self).__name__)}</b><table>{body}</table>"
+
+
+def _rebuild(
+    cls: type[CustomerInsightsError], args: tuple[Any, ...], state: dict[str, Any]
+) -> CustomerInsightsError:
+    """An unpickled error: ``args`` and attributes as they were, no ``__init__`` run."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigurationError(CustomerInsightsError, ValueError):

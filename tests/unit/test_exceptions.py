@@ -213,3 +213,56 @@ def test_every_rendering_of_a_secret_is_scrubbed(secret: str) -> None:
     for form in exc.renderings(secret):
         assert form not in text
     assert secret.encode("unicode_escape").decode() not in text
+
+
+def _every_error_class() -> list[type[exc.CustomerInsightsError]]:
+    import ci_toolkit.lake.errors
+    import ci_toolkit.scale.worker  # noqa: F401  (WorkerSignInError)
+
+    found: list[type[exc.CustomerInsightsError]] = []
+    todo: list[type[exc.CustomerInsightsError]] = [exc.CustomerInsightsError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return sorted(set(found), key=lambda c: c.__qualname__)
+
+
+def _example(cls: type[exc.CustomerInsightsError]) -> exc.CustomerInsightsError:
+    if issubclass(cls, exc.PullInterruptedError):
+        import pandas as pd
+
+        return cls(
+            "GET /data/Customer: the service is unreachable", entity="Customer",
+            rows_fetched=200, pages_fetched=2, partial=pd.DataFrame({"CustomerId": ["a"]}),
+            resume={"filter": "CustomerId gt 'a'"},
+        )  # fmt: skip
+    if issubclass(cls, exc.JobTimeoutError):
+        return cls("j1", "running", 5)
+    if issubclass(cls, exc.ThrottledError):
+        return cls("slow down", retry_after=3, status=429, request_id="r1")
+    if issubclass(cls, exc.QueryError):
+        return cls("bad filter", target="$filter", status=400, error_code="BadRequest")
+    return cls("something failed", status=503, error_code="E1", request_id="r2")
+
+
+@pytest.mark.parametrize("cls", _every_error_class(), ids=lambda c: c.__name__)
+def test_every_error_survives_pickling(cls: type[exc.CustomerInsightsError]) -> None:
+    """Process pools (multiprocessing, concurrent.futures, joblib) hand a worker's error
+    back pickled: a class whose ``__init__`` takes other arguments than ``(message,)``
+    (PullInterruptedError, JobTimeoutError) could not be unpickled, so the caller got a
+    TypeError about ``__init__`` instead of the toolkit's message."""
+    import pickle
+
+    import pandas as pd
+
+    error = _example(cls)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is cls
+    assert str(copy) == str(error)
+    assert repr(copy) == repr(error)
+    for name, value in vars(error).items():
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(getattr(copy, name), value)
+        else:
+            assert getattr(copy, name) == value, name
