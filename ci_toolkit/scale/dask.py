@@ -17,6 +17,7 @@ Example
 from __future__ import annotations
 
 import logging
+import uuid
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -135,8 +136,13 @@ def entity_to_dask(
         return empty
     from ci_toolkit.bulk.planner import partition_filter
 
+    # Each call is a pull of its own (the rows are the service's at that time): a fresh id
+    # gives its tasks their own Dask keys, so a failed pull's keys, which Dask keeps while
+    # its error is referenced (a notebook's last traceback holds it), never answer a new one.
+    pull_id = uuid.uuid4().hex
     tasks = [
         RangeTask(
+            pull_id=pull_id,
             connection=connection,
             entity=entity,
             filter=partition_filter(filter_text, key, p),

@@ -157,8 +157,12 @@ def worker_client(connection: WorkerConnection) -> CustomerInsights:
 
 @dataclass(frozen=True)
 class RangeTask:
-    """One key range of an entity: what a worker pulls (no secret in here)."""
+    """One key range of an entity: what a worker pulls (no secret in here).
 
+    ``pull_id`` tells one ``to_dask`` call's ranges from another's with equal coordinates.
+    """
+
+    pull_id: str
     connection: WorkerConnection
     entity: str
     filter: str | None

@@ -20,6 +20,7 @@ from distributed import Client, LocalCluster
 import ci_toolkit
 from ci_toolkit.client import CustomerInsights
 from ci_toolkit.emulator import Emulator, EmulatorConfig
+from ci_toolkit.exceptions import PullInterruptedError
 from ci_toolkit.scale import WorkerConnection, WorkerSignInError
 from ci_toolkit.scale import worker as worker_module
 from tests.support import RecordingPrompt, connect_args, emulator_env
@@ -150,6 +151,39 @@ def test_a_worker_killed_mid_pull_is_retried_without_duplicates(
     assert got[KEY].is_unique
     pd.testing.assert_frame_equal(got, expected)
     assert victim not in cluster_client.run(os.getpid).values()
+
+
+def test_a_service_that_stops_answering_reaches_the_notebook_as_the_toolkits_error(
+    driver: CustomerInsights,
+    cluster_client: Client,
+    slow_emulator: Emulator,
+    expected: pd.DataFrame,
+) -> None:
+    """Every connection dropped mid-compute: the workers' pulls give up, and the notebook
+    gets the toolkit's own error from the worker process. When the service answers again,
+    calling ``to_dask`` again reads exactly the rows, even while the error is still
+    referenced: before, a second call built the same Dask keys and got the same error
+    back for as long as the notebook held its last traceback."""
+    ddf = driver.to_dask("Customer", partition_rows=100)  # planned while the service answers
+    # Workers signed in and holding the metadata (another graph: equal keys would be served
+    # from the results the scheduler still holds).
+    driver.to_dask("Customer", partition_rows=700).compute()
+    before = slow_emulator.faults
+    slow_emulator.set_faults(fault_rate=1.0, kinds=("drop",))
+    try:
+        with pytest.raises(PullInterruptedError) as caught:
+            ddf.compute()  # as in a notebook cell (the cluster's client is the default)
+    finally:
+        slow_emulator.set_faults(fault_rate=before.fault_rate, kinds=before.kinds)
+    assert "/data/Customer: no answer after" in str(caught.value)
+    assert caught.value.entity == "Customer"
+    assert "resume" in str(caught.value)  # the message says how to go on
+    # Dask keeps the failed keys' error while it is referenced (here by `caught`; in a
+    # notebook by the last traceback): a new to_dask call is a new pull with its own keys.
+    again = driver.to_dask("Customer", partition_rows=100)
+    assert set(again.__dask_keys__()).isdisjoint(ddf.__dask_keys__())
+    got = again.compute().reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
 
 
 def test_a_worker_without_credentials_says_how_to_give_them(
