@@ -13,6 +13,8 @@ __all__ = [
     "BACKOFF_JITTER",
     "BACKOFF_MAX",
     "BULK_BATCH_PARTITION_ROWS",
+    "BULK_JOIN_PARTITION_ROWS",
+    "BULK_JOIN_ROWS",
     "BULK_MAX_CONCURRENCY",
     "BULK_MAX_LINK_RESUMES",
     "BULK_MAX_REFETCHES",
@@ -171,6 +173,10 @@ BULK_BATCH_PARTITION_ROWS = 5_000
 """Rows per key range when streaming (``iter_batches``, ``to_parquet``): at most this many."""
 BULK_MAX_LINK_RESUMES = 3
 """Times a partition continues after its last key when its nextLink is refused."""
+BULK_JOIN_PARTITION_ROWS = 1_000
+"""A finished partition of at most this many rows stays Arrow-typed to join its neighbours."""
+BULK_JOIN_ROWS = 5_000
+"""Rows at most in one DataFrame made from several such partitions (one conversion)."""
 BULK_MAX_REFETCHES = 2
 """Times a partition with the wrong number of rows is fetched again."""
 # --- dashboard app -------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ci_toolkit import _defaults
-from ci_toolkit.bulk.accumulator import ColumnAccumulator, typed_frame
+from ci_toolkit.bulk.accumulator import ColumnAccumulator, TypedRows, join_typed, typed_frame
 from ci_toolkit.bulk.controller import AimdController
 from ci_toolkit.bulk.fetch import Outcome, fetch_page
 from ci_toolkit.bulk.planner import (
@@ -418,12 +418,13 @@ class BulkPull:
         return _Task(state.partition.index, self.path, params)
 
     def frames(self) -> Iterator[pd.DataFrame]:
-        """The pulled rows, one frame per key range, in key order (plans first if needed).
+        """The pulled rows, in key order (plans first if needed).
 
         Yields
         ------
         pandas.DataFrame
-            A partition's typed rows, de-duplicated and ordered by key.
+            A partition's typed rows, de-duplicated and ordered by key; consecutive small
+            partitions finished together come joined in one frame (``BULK_JOIN_ROWS``).
         """
         started = time.perf_counter()
         if self._partitions is None:
@@ -475,9 +476,7 @@ class BulkPull:
                 for state, out in pages:
                     self._absorb(state, out, pending)
                 while emitted < len(states) and states[emitted].done:
-                    frame = states[emitted].frame
-                    states[emitted].frame = None
-                    emitted += 1
+                    emitted, frame = self._take_done(states, emitted)
                     self.emitted_rows += len(frame)
                     if len(frame):
                         self.last_emitted_key = frame[self.key].iloc[-1]
@@ -571,7 +570,7 @@ class BulkPull:
                 self.on_rows(out.rows)
         if out.next_link:
             return
-        frame = state.acc.finish()
+        frame = state.acc.finish_typed(_defaults.BULK_JOIN_PARTITION_ROWS)
         dropped = state.acc.rows - len(frame)
         self.stats.duplicates_dropped += dropped
         expected = state.partition.expected
@@ -588,7 +587,33 @@ class BulkPull:
             return
         state.frame = frame
         state.done = True
+        if not isinstance(frame, TypedRows):
+            _release_unused_memory()
+
+    def _take_done(self, states: list[_State], first: int) -> tuple[int, pd.DataFrame]:
+        """The next frame to hand on, and the index of the partition after it.
+
+        A partition finished as a DataFrame goes alone. Small partitions whose rows are
+        still Arrow-typed join the finished ones after them (up to ``BULK_JOIN_ROWS``
+        rows) in one conversion: a pull of page-sized partitions spent more CPU making a
+        DataFrame per page than typing the rows.
+        """
+        done = states[first].frame
+        states[first].frame = None
+        if not isinstance(done, TypedRows):
+            return first + 1, done
+        group, rows, after = [done], len(done), first + 1
+        while after < len(states) and states[after].done:
+            more = states[after].frame
+            if not isinstance(more, TypedRows) or rows + len(more) > _defaults.BULK_JOIN_ROWS:
+                break
+            group.append(more)
+            rows += len(more)
+            states[after].frame = None
+            after += 1
+        frame = join_typed(group)
         _release_unused_memory()
+        return after, frame
 
     def _restart(self, state: _State) -> None:
         """Forget what a partition read: it is read again from its start."""

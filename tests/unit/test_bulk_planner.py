@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from ci_toolkit import frames
-from ci_toolkit.bulk.accumulator import ColumnAccumulator, page_columns, typed_frame
+from ci_toolkit.bulk.accumulator import (
+    ColumnAccumulator,
+    TypedRows,
+    join_typed,
+    page_columns,
+    typed_frame,
+)
 from ci_toolkit.bulk.planner import (
     Partition,
     partition_filter,
@@ -109,6 +115,31 @@ def test_accumulator_chunks_dedupes_and_orders_by_key() -> None:
     empty = ColumnAccumulator(key="Id", types=types, columns=["Id", "N"]).finish()
     assert list(empty.columns) == ["Id", "N"]
     assert str(empty["N"].dtype) == "Int64"
+
+
+def test_small_partitions_in_key_order_join_into_the_frame_each_would_give() -> None:
+    """Partitions whose keys are strictly increasing stay Arrow-typed and join in one
+    conversion; out of order, duplicated or too large, a partition is a DataFrame as before."""
+    types = {"Id": "String", "N": "Int64", "T": "DateTimeOffset", "B": "Boolean"}
+    columns = list(types)
+
+    def part(ids: str, chunk_rows: int = 1000) -> ColumnAccumulator:
+        acc = ColumnAccumulator(key="Id", types=types, columns=columns, chunk_rows=chunk_rows)
+        rows = [{"Id": i, "N": ord(i), "T": "2024-01-01T10:00:00Z", "B": i < "m"} for i in ids]
+        acc.add(page_columns(rows, columns, extra=True))
+        return acc
+
+    typed = [part("abc").finish_typed(), part("def", chunk_rows=2).finish_typed()]
+    assert all(isinstance(t, TypedRows) for t in typed)
+    joined = join_typed([*typed, part("").finish_typed()])  # an empty range joins too
+    one_by_one = pd.concat([part("abc").finish(), part("def").finish()], ignore_index=True)
+    pd.testing.assert_frame_equal(joined, one_by_one)
+    assert join_typed([part("").finish_typed()]).dtypes.equals(part("").finish().dtypes)
+    for unordered in ("acb", "abb"):  # sorted and de-duplicated, as finish() does
+        frame = part(unordered).finish_typed()
+        assert isinstance(frame, pd.DataFrame)
+        assert frame["Id"].tolist() == sorted(set(unordered))
+    assert isinstance(part("abc").finish_typed(max_rows=2), pd.DataFrame)
 
 
 def test_accumulator_matches_entity_frame_across_arrow_and_fallback_chunks() -> None:
