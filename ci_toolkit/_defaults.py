@@ -174,7 +174,7 @@ BULK_BATCH_PARTITION_ROWS = 5_000
 BULK_MAX_LINK_RESUMES = 3
 """Times a partition continues after its last key when its nextLink is refused."""
 BULK_JOIN_PARTITION_ROWS = 1_000
-"""A finished partition of at most this many rows stays Arrow-typed to join its neighbours."""
+"""A finished row-offset range of at most this many rows stays Arrow-typed to join others."""
 BULK_JOIN_ROWS = 5_000
 """Rows at most in one DataFrame made from several such partitions (one conversion)."""
 BULK_MAX_REFETCHES = 2

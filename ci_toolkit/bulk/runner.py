@@ -570,7 +570,13 @@ class BulkPull:
                 self.on_rows(out.rows)
         if out.next_link:
             return
-        frame = state.acc.finish_typed(_defaults.BULK_JOIN_PARTITION_ROWS)
+        # A small range read by row offset (a rest of up to 5,000 rows is one page per range,
+        # all in flight at once) waits to join its neighbours; a key range, whose pages come
+        # one after another, is made a DataFrame now, while the other ranges are in flight.
+        if state.partition.offset is not None:
+            frame = state.acc.finish_typed(_defaults.BULK_JOIN_PARTITION_ROWS)
+        else:
+            frame = state.acc.finish()
         dropped = state.acc.rows - len(frame)
         self.stats.duplicates_dropped += dropped
         expected = state.partition.expected

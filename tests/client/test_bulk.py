@@ -102,9 +102,10 @@ def test_pull_is_planned_in_key_ranges_and_runs_concurrently(bulk_ci: CustomerIn
 def test_page_sized_partitions_join_and_give_the_sequential_frame(
     bulk_ci: CustomerInsights,
 ) -> None:
-    """Partitions of one page each are handed on joined (one DataFrame conversion for
-    several), and the result is exactly the page-by-page read."""
-    pull = _pull(bulk_ci, partition_rows=100)
+    """A rest of up to 5,000 rows is read by row offset, one page per range, all at once:
+    the ranges are handed on joined (one DataFrame conversion for several), and the result
+    is exactly the page-by-page read."""
+    pull = _pull(bulk_ci)
     frames = list(pull.frames())
     assert pull.stats.partitions >= 20
     assert len(frames) < pull.stats.partitions
