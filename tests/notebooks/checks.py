@@ -139,7 +139,8 @@ def exports(ns: Namespace) -> None:
     _idle(jobs_monitor)
     assert len(jobs_monitor.picker.options) > 0
     assert ns["status"] == "successful", ns["status"]
-    assert ns["job"].job_id in ns["latest"]["jobIds"]
+    assert ns["job"].job_id in ns["ours"]["jobIds"]
+    assert ns["ours"]["taskStatus"] == "successful"
 
 
 def customer_360(ns: Namespace) -> None:
