@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ci_toolkit import plots
+from ci_toolkit.resources.export_preview import BRAZE_BATCH
 from ci_toolkit.widgets._common import (
     WRITE_ROLES,
     CIWidget,
@@ -183,18 +184,20 @@ class ExportMonitor(CIWidget):
 
     def status_of(self, identifier: str) -> str | None:
         """The last loaded status of one export (``successful``, ``failed``...)."""
-        if self.exports is None:
-            return None
-        rows = self.exports[self.exports["identifier"] == identifier]
-        return None if rows.empty else str(rows["lastStatus"].iloc[0])
+        return self._loaded(identifier, "lastStatus")
 
     def connection_of(self, identifier: str) -> str | None:
         """The last loaded connection type of one export (``Braze``, ``SFTP``...)."""
-        if self.exports is None or "connectionType" not in self.exports.columns:
+        return self._loaded(identifier, "connectionType")
+
+    def _loaded(self, identifier: str, column: str) -> str | None:
+        import pandas as pd
+
+        if self.exports is None or column not in self.exports.columns:
             return None
         rows = self.exports[self.exports["identifier"] == identifier]
-        value = None if rows.empty else rows["connectionType"].iloc[0]
-        return value if isinstance(value, str) else None
+        value = None if rows.empty else rows[column].iloc[0]
+        return None if value is None or pd.isna(value) else str(value)
 
     def _update_buttons(self) -> None:
         chosen = self.selected
@@ -258,7 +261,8 @@ class ExportMonitor(CIWidget):
         self.preview.value = (
             f"<b>Preview of {html.escape(chosen[0])}</b>: the first {len(frame)} members of "
             f"segment {html.escape(segment)}, as Braze <code>POST /users/track</code> "
-            f"receives them ({len(requests)} request(s) for these rows, at most 75 users each)"
+            f"receives them ({len(requests)} request(s) for these rows, at most {BRAZE_BATCH} "
+            "users each)"
             + frame_html(frame, max_rows=self.preview_rows, empty="The segment has no members.")
             + "<details><summary>First request body</summary><pre>"
             + html.escape(first)
