@@ -70,14 +70,14 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 def make_engine(
-    tmp_path: Path, *, data: FakeData | None = None, scale: float = 0.002
+    tmp_path: Path, *, data: FakeData | None = None, scale: float = 0.002, now: datetime = NOW
 ) -> WorkflowEngine:
     engine = WorkflowEngine(
         data=data or FakeData(),  # type: ignore[arg-type]
         time_scale=scale,
         output_dir=tmp_path / "out",
         seed=3,
-        now=NOW,
+        now=now,
         data_dir=tmp_path / "data",
     )
     engine.run_schedules = False  # tests submit their own jobs; see test_due_schedules
@@ -228,6 +228,27 @@ def test_seeded_history_has_failures_skips_and_realistic_times(tmp_path: Path) -
     assert status["googleads-high-value"]["taskStatus"] == "failed"
     assert "lastSuccessfulTimestamp" not in status["googleads-high-value"]
     assert "lastSuccessfulTimestamp" in status["braze-gold-members"]
+
+
+@pytest.mark.parametrize("minutes", [0, 5, 30, 60, 180])
+def test_the_seeded_past_holds_only_runs_that_ended_before_now(
+    tmp_path: Path, minutes: int
+) -> None:
+    """Started minutes after the 02:00 UTC full refresh, the emulator seeded that refresh as
+    finished in the future (an export's last run at 02:43 when it was 02:32), and a test
+    comparing last-run times before and after a run failed in that window."""
+    now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC) + timedelta(minutes=minutes)
+    engine = make_engine(tmp_path, now=now)
+    jobs = run(engine.jobs())
+    assert jobs
+    assert all(job.ended is not None and job.ended <= now for job in jobs)
+    for node in run(engine.status()):
+        for field in ("lastRunTimestamp", "endTimestamp", "lastSuccessfulTimestamp"):
+            if node.get(field):
+                assert datetime.fromisoformat(str(node[field])) <= now, (node, field)
+    today = [job for job in jobs if job.operation_type == "all" and job.submitted.day == 23]
+    if minutes == 180:  # long over by then: seeded as before
+        assert today
 
 
 def test_schedules_are_validated_and_persisted(tmp_path: Path) -> None:

@@ -52,10 +52,13 @@ def _uuid(rng: random.Random) -> str:
 
 
 class _Simulator:
-    def __init__(self, graph: Graph, rng: random.Random, detached_since: datetime) -> None:
+    def __init__(
+        self, graph: Graph, rng: random.Random, detached_since: datetime, now: datetime
+    ) -> None:
         self.graph = graph
         self.rng = rng
         self.detached_since = detached_since
+        self.now = now
         self.nodes: dict[NodeKey, NodeState] = {key: NodeState() for key in graph.nodes}
         self.jobs: list[Job] = []
         self.failing_ingestion: NodeKey | None = None
@@ -89,8 +92,11 @@ class _Simulator:
         *,
         failing_ingestion: NodeKey | None = None,
         failing_export: bool = False,
-    ) -> Job:
-        """Simulate one scheduled job starting at ``moment``; the two flags inject failures."""
+    ) -> Job | None:
+        """Simulate one scheduled job starting at ``moment``; the two flags inject failures.
+
+        ``None`` when the job would still be running now: the past holds only finished runs.
+        """
         self.failing_ingestion = failing_ingestion
         self.failing_export = failing_export
         selection = self.graph.select(operation_type, identifiers)
@@ -115,7 +121,7 @@ class _Simulator:
             tasks[key] = task
         return self._finish(job, tasks)
 
-    def _finish(self, job: Job, tasks: dict[NodeKey, Task]) -> Job:
+    def _finish(self, job: Job, tasks: dict[NodeKey, Task]) -> Job | None:
         for key, task in tasks.items():
             node = self.graph.nodes[key]
             waits = [tasks[dep] for dep in node.depends_on if dep in tasks]
@@ -148,7 +154,6 @@ class _Simulator:
             else:
                 task.status = "successful"
             job.tasks.append(task)
-            self.nodes[key].record(task)
         statuses = {t.status for t in job.tasks}
         job.status = (
             "failed"
@@ -158,6 +163,10 @@ class _Simulator:
             else "successful"
         )
         job.ended = max([t.ended for t in job.tasks if t.ended is not None] or [job.submitted])
+        if job.ended > self.now:  # a run started shortly before now is not over yet
+            return None
+        for key, task in zip(tasks, job.tasks, strict=True):
+            self.nodes[key].record(task)
         self.jobs.append(job)
         return job
 
@@ -204,7 +213,7 @@ def seed_history(
                 events.append((moment, operation_type, identifiers))
     events.sort(key=lambda event: (event[0], event[1] != "all"))
 
-    simulator = _Simulator(graph, rng, detached_since)
+    simulator = _Simulator(graph, rng, detached_since, now)
     refreshes = [i for i, event in enumerate(events) if event[1] == "all"]
     ingestion = [n.key for n in graph.of_type("ingestion")]
     failing_refreshes = set(rng.sample(refreshes[:-2], k=min(2, max(len(refreshes) - 2, 0))))
